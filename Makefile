@@ -1,0 +1,48 @@
+# plugfault top-level Makefile.  See README.md.
+#   make          configure if needed, assemble build/tree, build both binaries
+#   make check    all test suites (unit, qtest, functional scenarios) via meson
+#   make demo     the default scenario set on Debian's guest kernels, as a table
+#   make bench    boot benchmark, ours vs Debian's stock QEMU (scripts/bench)
+
+SHELL := /bin/bash
+PYTHON := /usr/bin/python3
+-include build/config.mk
+PLUGFAULT_CACHE ?= $(HOME)/.cache/plugfault
+export PLUGFAULT_CACHE
+export CCACHE_DIR ?= $(PLUGFAULT_CACHE)/ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+export PYTHONPATH := $(CURDIR)/scripts
+
+BINARIES := qemu-system-ppc64 qemu-system-x86_64
+
+.PHONY: all tree check demo bench clean distclean images
+all: tree
+	ninja -C build/qemu $(BINARIES)
+	@for b in $(BINARIES); do ln -sfn qemu/$$b build/$$b; done
+	@$(PYTHON) -m pflib.tool firmware build/qemu/qemu-bundle$$(sed -n 's/^#define CONFIG_QEMU_DATADIR "\(.*\)"/\1/p' build/qemu/config-host.h)
+	@build/qemu-system-ppc64 --version | head -1
+
+build/config.mk: configure scripts/pins
+	./configure
+
+tree: build/config.mk
+	@$(PYTHON) -m pflib.tool assemble --base "$(BASE_TREE)" --out build/tree
+
+images: all
+	scripts/plugfault images
+
+check: all images
+	scripts/check
+
+demo: all
+	scripts/plugfault demo
+
+bench: all
+	scripts/bench
+
+clean:
+	-ninja -C build/qemu -t clean
+
+distclean:
+	rm -rf build

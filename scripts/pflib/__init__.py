@@ -1,0 +1,1 @@
+"""plugfault's own tooling: fetching, tree assembly, guest images, scenarios."""

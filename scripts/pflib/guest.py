@@ -1,0 +1,277 @@
+"""Guest images: pinned Debian kernels and busybox, and the scenario initramfs.
+
+A *guest kernel* is either one of the pinned Debian kernels (KERNELS below,
+fetched with apt-get download and cached) or the user's own: --kernel
+(vmlinux or bzImage) plus, optionally, --modules (a tree written by
+``make modules_install``: either its INSTALL_MOD_PATH or the
+lib/modules/VERSION directory itself).
+
+The initramfs is built per run, in pure Python (newc cpio): busybox-static,
+the modules the scenario lists together with their dependencies (resolved
+from modules.dep, decompressed for busybox insmod, in load order) and our
+/init, which loads them, prints a readiness line and runs a shell on the
+console for the scenario's guest steps.  A user --initrd is appended after
+ours: Linux unpacks concatenated archives, later files win.
+"""
+
+import lzma
+import gzip
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+from . import debfetch
+
+
+class GuestError(Exception):
+    """The guest image cannot be built (a setup error, not a test failure)."""
+
+
+@dataclass
+class KernelSpec:
+    name: str
+    arch: str            # Debian architecture: ppc64el / amd64
+    package: str         # pins key suffix: NAME:ARCH
+    image: str           # path of the kernel inside the package
+    description: str
+
+
+KERNELS = {
+    "debian-ppc64el-6.12": KernelSpec(
+        "debian-ppc64el-6.12", "ppc64el",
+        "linux-image-6.12.107+deb13-powerpc64le:ppc64el",
+        "boot/vmlinux-6.12.107+deb13-powerpc64le",
+        "Debian trixie 6.12.107 ppc64el (pnv-php.ko, rpaphp.ko as modules)"),
+    "debian-amd64-6.12": KernelSpec(
+        "debian-amd64-6.12", "amd64",
+        "linux-image-6.12.107+deb13-amd64-unsigned:amd64",
+        "boot/vmlinuz-6.12.107+deb13-amd64",
+        "Debian trixie 6.12.107 amd64 (carries the 6.9 ITE handling)"),
+    "debian-amd64-6.1": KernelSpec(
+        "debian-amd64-6.1", "amd64",
+        "linux-image-6.1.0-50-amd64-unsigned:amd64",
+        "boot/vmlinuz-6.1.0-50-amd64",
+        "Debian bookworm 6.1.176 amd64 (no ITESID-based ITE handling)"),
+}
+
+BUSYBOX = {"ppc64el": "busybox-static:ppc64el", "amd64": "busybox-static:amd64"}
+
+
+@dataclass
+class GuestKernel:
+    """A kernel ready to boot: image path and (optional) modules directory."""
+    name: str
+    arch: str
+    image: Path
+    modules: Optional[Path]       # .../lib/modules/VERSION
+    description: str = ""
+
+
+def _pin(pins, key):
+    k = "GUEST_" + key
+    if k not in pins:
+        raise GuestError(f"scripts/pins has no {k}")
+    return pins[k]
+
+
+def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
+    if name not in KERNELS:
+        raise GuestError(f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
+    spec = KERNELS[name]
+    pins = debfetch.read_pins(repo)
+    pkg, arch = spec.package.rsplit(":", 1)
+    deb = debfetch.fetch_deb(pkg, arch, _pin(pins, spec.package))
+    root = debfetch.extract_deb(deb, debfetch.cache_dir() / "guest" / pkg)
+    image = root / spec.image
+    if not image.exists():
+        raise GuestError(f"{deb.name} has no {spec.image}")
+    # bookworm packages use lib/modules, trixie's merged /usr uses usr/lib/modules
+    mods = sorted(root.glob("lib/modules/*/modules.order")) + \
+        sorted(root.glob("usr/lib/modules/*/modules.order"))
+    return GuestKernel(name, spec.arch, image, mods[0].parent if mods else None,
+                       spec.description)
+
+
+def user_kernel(image: Path, modules: Optional[Path], arch: str) -> GuestKernel:
+    if not image.is_file():
+        raise GuestError(f"--kernel {image}: no such file")
+    moddir = None
+    if modules:
+        if (modules / "modules.dep").exists():
+            moddir = modules
+        else:
+            cands = sorted((modules / "lib/modules").glob("*/modules.dep"))
+            if not cands:
+                raise GuestError(f"--modules {modules}: no modules.dep below it (run depmod, "
+                                 f"or give make modules_install's INSTALL_MOD_PATH)")
+            moddir = cands[-1].parent
+    return GuestKernel(f"user:{image.name}", arch, image, moddir, f"user kernel {image}")
+
+
+def fetch_busybox(arch: str, repo: Path) -> Path:
+    pins = debfetch.read_pins(repo)
+    key = BUSYBOX[arch]
+    deb = debfetch.fetch_deb("busybox-static", arch, _pin(pins, key))
+    root = debfetch.extract_deb(deb, debfetch.cache_dir() / "guest" / f"busybox-static-{arch}")
+    bb = root / "bin/busybox"
+    if not bb.exists():
+        raise GuestError(f"{deb.name} has no bin/busybox")
+    return bb
+
+
+# --------------------------------------------------------------- modules
+
+_KO = re.compile(r"\.ko(\.xz|\.gz|\.zst)?$")
+
+
+def _modname(path: str) -> str:
+    return _KO.sub("", os.path.basename(path)).replace("-", "_")
+
+
+def _modinfo_depends(data: bytes):
+    """The depends= list from a module's .modinfo (NUL-separated key=value)."""
+    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
+    if not m or not m.group(1):
+        return []
+    return [d.decode() for d in m.group(1).split(b",") if d]
+
+
+def resolve_modules(moddir: Optional[Path], names: List[str]):
+    """Return (load-ordered list of module paths, names that are built in).
+
+    Dependencies come from each module's own .modinfo "depends=" field, so
+    no modules.dep (and no depmod) is needed: Debian's packages ship none.
+    """
+    if not names:
+        return [], []
+    if moddir is None:
+        raise GuestError(f"the scenario needs modules {names} but the kernel has no modules tree"
+                         f" (give --modules)")
+    byname = {_modname(str(p)): p for p in moddir.rglob("*.ko*") if _KO.search(p.name)}
+    builtin = set()
+    bi = moddir / "modules.builtin"
+    if bi.exists():
+        builtin = {_modname(l) for l in bi.read_text().split()}
+    order, seen, inbuilt = [], set(), []
+
+    def visit(key, chain):
+        if key in seen:
+            return
+        if key not in byname:
+            if key in builtin:
+                if not chain:
+                    inbuilt.append(key)
+                return
+            via = f" (needed by {chain[-1]})" if chain else ""
+            raise GuestError(f"module '{key}'{via} is neither in {moddir} nor built in")
+        seen.add(key)
+        for d in _modinfo_depends(read_module(byname[key])):
+            visit(d.replace("-", "_"), chain + [key])
+        order.append(byname[key])
+
+    for n in names:
+        visit(n.replace("-", "_"), [])
+    return order, inbuilt
+
+
+def read_module(path: Path) -> bytes:
+    data = path.read_bytes()
+    if path.name.endswith(".xz"):
+        return lzma.decompress(data)
+    if path.name.endswith(".gz"):
+        return gzip.decompress(data)
+    if path.name.endswith(".zst"):
+        raise GuestError(f"{path.name}: zstd-compressed modules are not supported; "
+                         f"install them uncompressed (INSTALL_MOD_STRIP, no MODULE_COMPRESS)")
+    return data
+
+
+# --------------------------------------------------------------- cpio
+
+class Newc:
+    """Minimal writer for the newc ("070701") cpio format the kernel unpacks."""
+
+    def __init__(self):
+        self.out = bytearray()
+        self.ino = 1
+
+    def _entry(self, name: str, mode: int, data: bytes = b""):
+        nb = name.encode() + b"\0"
+        hdr = "070701" + "".join(f"{v:08x}" for v in (
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+        self.ino += 1
+        self.out += hdr.encode() + nb
+        self.out += b"\0" * (-len(self.out) % 4)
+        self.out += data
+        self.out += b"\0" * (-len(self.out) % 4)
+
+    def dir(self, name):
+        self._entry(name, stat.S_IFDIR | 0o755)
+
+    def file(self, name, data: bytes, mode=0o644):
+        self._entry(name, stat.S_IFREG | mode, data)
+
+    def symlink(self, name, target: str):
+        self._entry(name, stat.S_IFLNK | 0o777, target.encode())
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        self.out += b"\0" * (-len(self.out) % 512)
+        return bytes(self.out)
+
+
+INIT = r"""#!/bin/busybox sh
+# plugfault guest init: generated by scripts/pflib/guest.py
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin
+mkdir -p /proc /sys /dev /tmp /run
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+echo "plugfault-init: kernel $(uname -r) on $(uname -m)"
+fail=0
+for m in $(cat /etc/plugfault/modules); do
+    if insmod /lib/modules/plugfault/$m; then
+        echo "plugfault-init: loaded $m"
+    else
+        echo "plugfault-init: insmod $m FAILED"; fail=1
+    fi
+done
+ip link set lo up 2>/dev/null
+for s in /etc/plugfault/setup.d/*; do [ -f "$s" ] && . "$s"; done
+if [ $fail = 0 ]; then echo "plugfault-init: ready"; else echo "plugfault-init: modules failed"; fi
+stty -echo 2>/dev/null
+export PS1=''
+exec setsid cttyhack sh
+"""
+
+
+def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
+                    setup_scripts: Optional[dict] = None, extra_initrd: Optional[Path] = None,
+                    files: Optional[dict] = None) -> bytes:
+    paths, builtin = resolve_modules(kernel.modules, modules)
+    c = Newc()
+    for d in ("bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
+              "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"):
+        c.dir(d)
+    c.file("bin/busybox", busybox.read_bytes(), 0o755)
+    c.file("init", INIT.encode(), 0o755)
+    names = []
+    for i, p in enumerate(paths):
+        n = f"{i:02d}-{_KO.sub('', p.name)}.ko"
+        c.file(f"lib/modules/plugfault/{n}", read_module(p))
+        names.append(n)
+    c.file("etc/plugfault/modules", ("\n".join(names) + "\n").encode())
+    c.file("etc/plugfault/builtin", ("\n".join(builtin) + "\n").encode())
+    for i, (name, text) in enumerate(sorted((setup_scripts or {}).items())):
+        c.file(f"etc/plugfault/setup.d/{i:02d}-{name}", text.encode())
+    for name, data in sorted((files or {}).items()):
+        c.file(name, data, 0o755)
+    img = c.finish()
+    if extra_initrd:
+        img += extra_initrd.read_bytes()
+    return img
