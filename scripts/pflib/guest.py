@@ -118,6 +118,8 @@ def fetch_busybox(arch: str, repo: Path) -> Path:
     root = debfetch.extract_deb(deb, debfetch.cache_dir() / "guest" / f"busybox-static-{arch}")
     bb = root / "bin/busybox"
     if not bb.exists():
+        bb = root / "usr/bin/busybox"          # trixie: merged /usr
+    if not bb.exists():
         raise GuestError(f"{deb.name} has no bin/busybox")
     return bb
 
