@@ -1,0 +1,32 @@
+/*
+ * plugfault: fault injection on PCI Express hot-plug slots
+ *
+ * Copyright (c) 2026 plugfault developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_PCI_PCIE_SLOT_FAULT_H
+#define HW_PCI_PCIE_SLOT_FAULT_H
+
+#include "hw/pci/pci_device.h"
+
+/* Hooks called from the base's hw/pci/pcie.c (scripts/patches/0006-...). */
+void pcie_slot_fault_init(PCIDevice *port);
+void pcie_slot_fault_reset(PCIDevice *port);
+bool pcie_slot_fault_event_pending(PCIDevice *port, uint16_t sltctl,
+                                   uint16_t sltsta);
+bool pcie_slot_fault_link_is_down(PCIDevice *port);
+/* Exported by the hook from pcie.c: re-evaluate and signal slot events. */
+void pcie_cap_slot_fault_notify(PCIDevice *port);
+
+/*
+ * The primitives behind the QMP commands, for other models (VT-d endpoints,
+ * the partition-removal check) to use.
+ */
+bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp);
+void pcie_slot_fault_surprise_remove(PCIDevice *port);
+void pcie_slot_fault_set_link(PCIDevice *port, bool up);
+void pcie_slot_fault_power_fault(PCIDevice *port);
+
+#endif
