@@ -242,7 +242,7 @@ class Run:
         self.cursor = m.end()
         return m.group(0).strip()
 
-    def guest_exec(self, cmd: str, timeout: float):
+    def guest_exec(self, cmd: str, timeout: float, hang: bool = False):
         self.seq += 1
         n = self.seq
         line = f"echo @@pf-begin-{n}@@; {cmd}; echo @@pf-rc-$?-{n}@@\n"
@@ -258,6 +258,11 @@ class Run:
             raise StepFailed(f"guest shell did not start '{cmd}' within {timeout:.0f}s")
         end = self.console.wait(rf"^(.*?)@@pf-rc-(\d+)-{n}@@$", begin.end(),
                                 self.bounded(timeout))
+        if hang:
+            if end:
+                raise StepFailed(f"guest command '{cmd}' finished (rc {end.group(2)}) "
+                                 f"but was expected to hang")
+            return None, ""
         if not end:
             self.check_health()
             raise StepFailed(f"guest command '{cmd}' did not finish within {timeout:.0f}s")
@@ -267,7 +272,9 @@ class Run:
 
     def do_guest(self, st: Step):
         cmd = substitute(st.value, self.variables)
-        rc, out = self.guest_exec(cmd, st.timeout)
+        rc, out = self.guest_exec(cmd, st.timeout, st.hang)
+        if st.hang:
+            return f"no answer within {st.timeout:.0f}s, as expected"
         short = out.strip().splitlines()[-1][:100] if out.strip() else ""
         if rc != st.rc:
             raise StepFailed(f"guest '{cmd}' exited {rc}, expected {st.rc}"

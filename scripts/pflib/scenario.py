@@ -34,6 +34,7 @@ class Step:
     rc: int = 0                     # guest: expected exit status
     output: Optional[str] = None    # guest: regex the output must match
     not_output: Optional[str] = None
+    hang: bool = False              # guest: the command must NOT finish in time
     name: str = ""
     steps: List["Step"] = field(default_factory=list)       # repeat body
 
@@ -57,7 +58,7 @@ class Scenario:
 
 
 _STEP_KEYS = {"timeout", "args", "data", "expect", "error", "rc", "output",
-              "not_output", "name", "group"}
+              "not_output", "name", "group", "hang"}
 
 
 def _compile(rx, where):
@@ -83,7 +84,10 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
               timeout=float(raw.get("timeout", 30.0)), args=raw.get("args", {}),
               data=raw.get("data", {}), expect=raw.get("expect", {}), error=raw.get("error"),
               rc=int(raw.get("rc", 0)), output=raw.get("output"),
-              not_output=raw.get("not_output"), name=raw.get("name", ""))
+              not_output=raw.get("not_output"), hang=bool(raw.get("hang", False)),
+              name=raw.get("name", ""))
+    if st.hang and kind != "guest":
+        raise ScenarioError(f"{where}: 'hang' only goes with guest")
     if st.timeout <= 0 or st.timeout > 3600:
         raise ScenarioError(f"{where}: timeout must be in (0, 3600] seconds")
     if kind in ("console",):
