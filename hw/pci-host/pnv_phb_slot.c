@@ -12,6 +12,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "hw/pci/msi.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/qdev-properties.h"
@@ -23,9 +24,36 @@ static const Property pnv_phb_slot_properties[] = {
                      slot.surprise_pluggable, false),
 };
 
+/*
+ * Slot interrupts.  pnv_php asks for MSI-X, then MSI, then INTx for the
+ * slot's hot-plug events (only on surprise-pluggable slots).  Like the real
+ * PHB4/PHB5 root complex, the root port offers one MSI vector; its writes go
+ * through the PHB's MSI window (hw/pci-host/pnv_phb4.c) to XIVE.  PCIe
+ * Capabilities' interrupt message number stays 0: the only vector.
+ * 0x90 is clear of the SSVID capability (0x40) and the PCIe capability
+ * (0x48, 0x3c bytes).
+ */
+#define PNV_PHB_SLOT_MSI_OFFSET 0x90
+
+static int pnv_phb_slot_interrupts_init(PCIDevice *d, Error **errp)
+{
+    int rc = msi_init(d, PNV_PHB_SLOT_MSI_OFFSET, 1, true, false, errp);
+
+    return rc < 0 ? rc : 0;
+}
+
+static void pnv_phb_slot_interrupts_uninit(PCIDevice *d)
+{
+    msi_uninit(d);
+}
+
 void pnv_phb_slot_class_init(DeviceClass *dc)
 {
+    PCIERootPortClass *rpc = PCIE_ROOT_PORT_CLASS(dc);
+
     device_class_set_props(dc, pnv_phb_slot_properties);
+    rpc->interrupts_init = pnv_phb_slot_interrupts_init;
+    rpc->interrupts_uninit = pnv_phb_slot_interrupts_uninit;
 }
 
 /* Slot capability bits that follow from the slot's properties. */

@@ -48,6 +48,21 @@ static bool port_reports_link(PCIDevice *port)
     return pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP) & PCI_EXP_LNKCAP_DLLLARC;
 }
 
+/* The link's DLLLA bit, kept wherever the base keeps it up to date. */
+static void set_dllla(PCIDevice *port, bool active)
+{
+    if (!(port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) && !port_reports_link(port)) {
+        return;
+    }
+    if (active) {
+        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKSTA,
+                                   PCI_EXP_LNKSTA_DLLLA);
+    } else {
+        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_LNKSTA,
+                                     PCI_EXP_LNKSTA_DLLLA);
+    }
+}
+
 void pcie_slot_fault_init(PCIDevice *port)
 {
     uint32_t pos = port->exp.exp_cap;
@@ -75,11 +90,22 @@ static void link_down_forget(PCIDevice *port)
     }
 }
 
+void pcie_slot_fault_forget(PCIDevice *port)
+{
+    link_down_forget(port);
+}
+
 void pcie_slot_fault_reset(PCIDevice *port)
 {
     uint8_t *cap = exp_cap(port);
 
-    link_down_forget(port);
+    /* A reset retrains the link: a held-down link comes back up. */
+    if (pcie_slot_fault_link_is_down(port)) {
+        link_down_forget(port);
+        if (pci_get_word(cap + PCI_EXP_SLTSTA) & PCI_EXP_SLTSTA_PDS) {
+            set_dllla(port, true);
+        }
+    }
     pci_word_test_and_clear_mask(cap + PCI_EXP_SLTCTL,
                                  PCI_EXP_SLTCTL_DLLSCE | PCI_EXP_SLTCTL_PFDE);
     pci_word_test_and_clear_mask(cap + PCI_EXP_SLTSTA,
@@ -98,6 +124,16 @@ bool pcie_slot_fault_link_is_down(PCIDevice *port)
     return links_down && g_hash_table_contains(links_down, port);
 }
 
+bool pcie_slot_fault_gate_power(PCIDevice *port, bool power)
+{
+    if (!pcie_slot_fault_link_is_down(port)) {
+        return power;
+    }
+    /* A card plugged in while the link is held down does not train. */
+    set_dllla(port, false);
+    return false;
+}
+
 static void signal_events(PCIDevice *port, uint16_t events)
 {
     pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA, events);
@@ -105,21 +141,6 @@ static void signal_events(PCIDevice *port, uint16_t events)
                                  pci_get_word(exp_cap(port) + PCI_EXP_SLTSTA),
                                  pci_get_word(exp_cap(port) + PCI_EXP_SLTCTL));
     pcie_cap_slot_fault_notify(port);
-}
-
-/* The link's DLLLA bit, kept wherever the base keeps it up to date. */
-static void set_dllla(PCIDevice *port, bool active)
-{
-    if (!(port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) && !port_reports_link(port)) {
-        return;
-    }
-    if (active) {
-        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                   PCI_EXP_LNKSTA_DLLLA);
-    } else {
-        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                     PCI_EXP_LNKSTA_DLLLA);
-    }
 }
 
 bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp)

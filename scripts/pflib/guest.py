@@ -245,9 +245,11 @@ for m in $(cat /etc/plugfault/modules); do
 done
 ip link set lo up 2>/dev/null
 for s in /etc/plugfault/setup.d/*; do [ -f "$s" ] && . "$s"; done
-if [ $fail = 0 ]; then echo "plugfault-init: ready"; else echo "plugfault-init: modules failed"; fi
+# No echo and no prompts before announcing readiness: the runner types
+# commands as soon as it sees the ready line.
 stty -echo 2>/dev/null
-export PS1=''
+export PS1='' PS2=''
+if [ $fail = 0 ]; then echo "plugfault-init: ready"; else echo "plugfault-init: modules failed"; fi
 exec setsid cttyhack sh
 """
 

@@ -245,14 +245,21 @@ class Run:
     def guest_exec(self, cmd: str, timeout: float, hang: bool = False):
         self.seq += 1
         n = self.seq
-        line = f"echo @@pf-begin-{n}@@; {cmd}; echo @@pf-rc-$?-{n}@@\n"
+        # The command runs in a subshell with its output captured, then
+        # replayed with a per-line prefix: kernel messages share the console
+        # and must not count as the command's output.  Separate lines, not
+        # ';': a command may end in '&'.
+        # The markers are assembled by the shell ("@@pf-""begin"), so an
+        # echoed input line can never be mistaken for them.
+        line = (f"echo \"@@pf-\"\"begin-{n}@@\"\n( {cmd}\n) > /tmp/.pf-out 2>&1\n"
+                f"pf_rc=$?; sed 's/^/@@o /' /tmp/.pf-out; echo \"@@pf-\"\"rc-$pf_rc-{n}@@\"\n")
         self.console.log.write(f"\n# plugfault> {cmd}\n")
         try:
             self.proc.stdin.write(line.encode())
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise StepFailed("QEMU's console is closed")
-        begin = self.console.wait(rf"^@@pf-begin-{n}@@$", self.cursor, self.bounded(timeout))
+        begin = self.console.wait(rf"@@pf-begin-{n}@@$", self.cursor, self.bounded(timeout))
         if not begin:
             self.check_health()
             raise StepFailed(f"guest shell did not start '{cmd}' within {timeout:.0f}s")
@@ -266,9 +273,10 @@ class Run:
         if not end:
             self.check_health()
             raise StepFailed(f"guest command '{cmd}' did not finish within {timeout:.0f}s")
-        output = self.console.buf[begin.end():end.start()] + end.group(1)
+        raw = self.console.buf[begin.end():end.start()] + end.group(1)
+        output = "\n".join(l[4:] for l in raw.split("\n") if l.startswith("@@o "))
         self.cursor = end.end()
-        return int(end.group(2)), output.strip("\n")
+        return int(end.group(2)), output
 
     def do_guest(self, st: Step):
         cmd = substitute(st.value, self.variables)

@@ -17,6 +17,8 @@ void pcie_slot_fault_reset(PCIDevice *port);
 bool pcie_slot_fault_event_pending(PCIDevice *port, uint16_t sltctl,
                                    uint16_t sltsta);
 bool pcie_slot_fault_link_is_down(PCIDevice *port);
+bool pcie_slot_fault_gate_power(PCIDevice *port, bool power);
+void pcie_slot_fault_forget(PCIDevice *port);
 /* Exported by the hook from pcie.c: re-evaluate and signal slot events. */
 void pcie_cap_slot_fault_notify(PCIDevice *port);
 

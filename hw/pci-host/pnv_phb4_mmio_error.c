@@ -1,0 +1,62 @@
+/*
+ * plugfault: what a PowerNV PHB4/PHB5 answers when MMIO reaches no device
+ *
+ * On the real PHB, a CPU load that no PCIe device completes (unsupported
+ * request, completion abort or time-out: the device was surprise-removed,
+ * its link is down, or the address was never assigned) freezes the PE and
+ * completes with all ones; stores are dropped.  Linux's EEH code relies on
+ * that: a driver that reads all ones asks OPAL whether its PE is frozen.
+ * The base model left such accesses unassigned, which the POWER CPU turns
+ * into an unrecoverable machine check (seen with pnv_php's own surprise
+ * removal path: e1000e_down() reading its vanished BAR).  This background
+ * region, below every BAR in the PHB's PCI MMIO space, gives the hardware's
+ * answer.  PE freeze state itself is not modelled here.
+ *
+ * Copyright (c) 2026 plugfault developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "hw/pci-host/pnv_phb4.h"
+#include "hw/pci-host/pnv_phb4_mmio_error.h"
+#include "trace.h"
+
+static uint64_t pnv_phb4_mmio_error_read(void *opaque, hwaddr addr,
+                                         unsigned size)
+{
+    PnvPHB4 *phb = opaque;
+
+    trace_pnv_phb4_mmio_error(phb->chip_id, phb->phb_id, "load", addr, size);
+    return size == 8 ? UINT64_MAX : MAKE_64BIT_MASK(0, size * 8);
+}
+
+static void pnv_phb4_mmio_error_write(void *opaque, hwaddr addr,
+                                      uint64_t data, unsigned size)
+{
+    PnvPHB4 *phb = opaque;
+
+    trace_pnv_phb4_mmio_error(phb->chip_id, phb->phb_id, "store", addr, size);
+}
+
+static const MemoryRegionOps pnv_phb4_mmio_error_ops = {
+    .read = pnv_phb4_mmio_error_read,
+    .write = pnv_phb4_mmio_error_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+    },
+};
+
+void pnv_phb4_mmio_error_init(PnvPHB4 *phb)
+{
+    memory_region_init_io(&phb->mmio_error, OBJECT(phb), &pnv_phb4_mmio_error_ops,
+                          phb, "phb4-mmio-no-device",
+                          memory_region_size(&phb->pci_mmio));
+    memory_region_add_subregion_overlap(&phb->pci_mmio, 0, &phb->mmio_error, -1);
+}
