@@ -344,6 +344,7 @@ class Run:
                     self.variables["cycle"] = c
                     self.say(f"step {label}: repeat {c}/{st.value}")
                     self.run_steps(st.steps, f"{label}.{c}.")
+                    self.sample_rss(c)
                     if self.opts.until_ready:
                         return
                 continue
@@ -362,6 +363,44 @@ class Run:
             if self.opts.until_ready and st.kind == "console":
                 raise _Ready()
 
+    # ------------------------------------------------------------ soak report
+    def qemu_rss_kib(self):
+        try:
+            for line in open(f"/proc/{self.proc.pid}/status"):
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return None
+
+    def sample_rss(self, cycle):
+        if not self.sc.report.get("rss"):
+            return
+        kib = self.qemu_rss_kib()
+        if kib is not None:
+            self.rss.append((cycle, kib))
+            self.rssf.write(f"{cycle},{kib}\n")
+            self.rssf.flush()
+
+    def soak_report(self):
+        """One line for the verdict, and an assertion on RSS growth."""
+        parts = []
+        rep = self.sc.report
+        if rep.get("rss") and self.rss:
+            warm = int(rep.get("warmup_cycles", 0))
+            base = [kib for c, kib in self.rss if c >= warm] or [self.rss[0][1]]
+            growth = self.rss[-1][1] - base[0]
+            first_cycle = next((c for c, _ in self.rss if c >= warm), self.rss[0][0])
+            parts.append(f"QEMU RSS {base[0]} -> {self.rss[-1][1]} KiB "
+                         f"(growth {growth:+d} KiB over cycles {first_cycle}..{self.rss[-1][0]})")
+            limit = rep.get("rss_growth_max_kib")
+            if limit is not None and growth > limit:
+                raise StepFailed(f"{parts[-1]}: more than the {limit} KiB allowed")
+        for label, rx in rep.get("console_counts", {}).items():
+            n = len(re.findall(rx, self.console.buf, re.M))
+            parts.append(f"{n} {label}")
+        return "; ".join(parts)
+
     def execute(self):
         stamp = time.strftime("%Y%m%d-%H%M%S")
         base = self.opts.artifacts or (self.opts.repo / "build" / "artifacts")
@@ -369,6 +408,8 @@ class Run:
         self.rundir.mkdir(parents=True, exist_ok=True)
         self.steplog = open(self.rundir / "steps.log", "w")
         self.qmpf = open(self.rundir / "qmp.log", "w")
+        self.rss = []
+        self.rssf = open(self.rundir / "rss.csv", "w") if self.sc.report.get("rss") else None
         verdict, reason = PASS, "all steps passed"
         try:
             self.say(f"scenario {self.sc.name}: {self.sc.description}")
@@ -376,6 +417,10 @@ class Run:
             self.start()
             try:
                 self.run_steps(self.sc.steps)
+                report = self.soak_report()
+                if report:
+                    reason += f"; {report}"
+                    self.say(f"report: {report}")
             except _Ready:
                 reason = "guest ready (--until-ready)"
         except StepFailed as e:
@@ -389,6 +434,8 @@ class Run:
             f"{VERDICT_NAMES[verdict]} {self.sc.name} {elapsed:.1f}s: {reason}\n")
         self.steplog.close()
         self.qmpf.close()
+        if self.rssf:
+            self.rssf.close()
         return verdict, reason, elapsed, self.rundir
 
 

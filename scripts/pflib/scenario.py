@@ -55,6 +55,7 @@ class Scenario:
     fail_patterns: List[str]
     setup: Dict[str, str]           # guest setup scripts run by /init
     steps: List[Step]
+    report: Dict[str, Any] = field(default_factory=dict)   # soak reporting
 
 
 _STEP_KEYS = {"timeout", "args", "data", "expect", "error", "rc", "output",
@@ -118,7 +119,7 @@ def load(path: Path) -> Scenario:
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ScenarioError(f"{path}: {e}")
     known = {"description", "arch", "machine", "kernel", "append", "modules", "qemu",
-             "timeout", "default", "fail_patterns", "setup", "step", "group"}
+             "timeout", "default", "fail_patterns", "setup", "step", "group", "report"}
     unknown = set(raw) - known
     if unknown:
         raise ScenarioError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -132,7 +133,13 @@ def load(path: Path) -> Scenario:
     fp = raw.get("fail_patterns", DEFAULT_FAIL_PATTERNS)
     for rx in fp:
         _compile(rx, f"{path.name} fail_patterns")
-    return Scenario(name=path.stem, path=path, description=raw["description"],
+    report = dict(raw.get("report", {}))
+    unknown = set(report) - {"rss", "warmup_cycles", "rss_growth_max_kib", "console_counts"}
+    if unknown:
+        raise ScenarioError(f"{path.name}: unknown [report] key(s) {', '.join(sorted(unknown))}")
+    for label, rx in report.get("console_counts", {}).items():
+        _compile(rx, f"{path.name} report.console_counts.{label}")
+    return Scenario(report=report, name=path.stem, path=path, description=raw["description"],
                     arch=raw["arch"], machine=raw["machine"], kernel=raw["kernel"],
                     append=raw.get("append", ""), modules=list(raw.get("modules", [])),
                     qemu=[str(a) for a in raw.get("qemu", [])],
