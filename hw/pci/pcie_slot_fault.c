@@ -63,6 +63,11 @@ static void set_dllla(PCIDevice *port, bool active)
     }
 }
 
+/*
+ * Make DLLSCE/PFDE writable and DLLSC/PFD write-1-to-clear exactly when the
+ * port's capabilities allow them.  Idempotent: models that change LNKCAP or
+ * SLTCAP after the base's slot init (the PowerNV root port) call it again.
+ */
 void pcie_slot_fault_init(PCIDevice *port)
 {
     uint32_t pos = port->exp.exp_cap;
@@ -73,12 +78,22 @@ void pcie_slot_fault_init(PCIDevice *port)
                                    PCI_EXP_SLTCTL_DLLSCE);
         pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_DLLSC);
+    } else {
+        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
+                                     PCI_EXP_SLTCTL_DLLSCE);
+        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
+                                     PCI_EXP_SLTSTA_DLLSC);
     }
     if (sltcap & PCI_EXP_SLTCAP_PCP) {
         pci_word_test_and_set_mask(port->wmask + pos + PCI_EXP_SLTCTL,
                                    PCI_EXP_SLTCTL_PFDE);
         pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_PFD);
+    } else {
+        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
+                                     PCI_EXP_SLTCTL_PFDE);
+        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
+                                     PCI_EXP_SLTSTA_PFD);
     }
 }
 
