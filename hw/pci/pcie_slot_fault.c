@@ -139,6 +139,19 @@ bool pcie_slot_fault_link_is_down(PCIDevice *port)
     return links_down && g_hash_table_contains(links_down, port);
 }
 
+/*
+ * The base changed DLLLA (hot-plug, or detach on power-off): a port that
+ * reports link state must raise DLLSC (PCIe Base spec, Slot Status).  The
+ * caller signals the slot event afterwards.
+ */
+void pcie_slot_fault_dllla_changed(PCIDevice *port)
+{
+    if (port_reports_link(port)) {
+        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA,
+                                   PCI_EXP_SLTSTA_DLLSC);
+    }
+}
+
 bool pcie_slot_fault_gate_power(PCIDevice *port, bool power)
 {
     if (!pcie_slot_fault_link_is_down(port)) {

@@ -7,7 +7,9 @@
  * pair, and the root port itself (bus 0, devfn 0 of the PHB) through
  * the PHB's root complex configuration window (PHB_RC_CONFIG_BASE).
  * The PHB_CONFIG_ADDRESS/DATA path does not serve bus 0 devfn 0 in the
- * PHB4 model.
+ * PHB4 model; it serves the devices below the root port.  The MMIO and
+ * MSI cases map the PHB's windows with XSCOM as skiboot would (PEC nest
+ * BARs, MBT, RTT), and the PHB5 cases use PHB 1 of a powernv10.
  *
  * Copyright (c) 2026 plugfault developers
  *
@@ -358,10 +360,10 @@ static bool rp_dlllarc(QTestState *qts, uint32_t exp_cap)
            PCI_EXP_LNKCAP_DLLLARC;
 }
 
-/* QMP command that must succeed with an empty return */
+/* QMP command (no interpolation) that must succeed with an empty return */
 static void qmp_ok(QTestState *qts, const char *cmd)
 {
-    QDict *resp = qtest_qmp(qts, "%s", cmd);
+    QDict *resp = qtest_qmp(qts, cmd, NULL);
 
     g_assert(resp);
     if (qdict_haskey(resp, "error")) {
@@ -373,11 +375,11 @@ static void qmp_ok(QTestState *qts, const char *cmd)
     qobject_unref(resp);
 }
 
-/* QMP command that must fail with this class and a description containing @what */
+/* QMP command that must fail with class @cls, @what in the description */
 static void qmp_err(QTestState *qts, const char *cmd, const char *cls,
                     const char *what)
 {
-    QDict *resp = qtest_qmp(qts, "%s", cmd);
+    QDict *resp = qtest_qmp(qts, cmd, NULL);
     QDict *err;
     const char *desc;
 
@@ -548,8 +550,10 @@ static void test_msi_capability(void)
 
     g_assert_cmphex(msi_pos, ==, RP_MSI_OFFSET);
     g_assert_cmphex(exp_pos, !=, 0);
-    /* The 64-bit MSI capability (0x0e bytes) clears the PCIe one
-     * (PCI_EXP_VER2_SIZEOF, 0x3c bytes) */
+    /*
+     * The 64-bit MSI capability (0x0e bytes) clears the PCIe one
+     * (PCI_EXP_VER2_SIZEOF, 0x3c bytes)
+     */
     g_assert_cmphex(exp_pos + 0x3c, <=, RP_MSI_OFFSET);
 
     msi_flags = rp_config_readl(qts, RP_MSI_OFFSET) >> 16;
@@ -582,13 +586,11 @@ static void test_msi_capability(void)
 
 /*
  * The slot's MSI end to end: root port MSI -> PHB 64-bit MSI window ->
- * XIVE source PQ bits, read back through the PHB's ESB pages.  Also shows
- * that SLTSTA.CC is write-1-to-clear although the RC window can only
- * write SLTCTL and SLTSTA together (see test_slot_command_completed).
+ * XIVE source PQ bits, read back through the PHB's ESB pages.
  */
 #define TEST_MSI_SRC            0x15    /* data & 0x1f, address offset 0 */
-#define ESB_GET                 0x800   /* ESB_GET (hw/ppc/xive.h) */
-#define ESB_SET_PQ_00           0xc00   /* ESB_SET_PQ_00 */
+#define ESB_GET                 0x800   /* XIVE_ESB_GET (hw/ppc/xive.h) */
+#define ESB_SET_PQ_00           0xc00   /* XIVE_ESB_SET_PQ_00 */
 #define ESB_PQ_00               0
 #define ESB_PQ_10               2       /* P: event sent to the router */
 #define ESB_PQ_11               3       /* P and Q: another one queued */
@@ -599,17 +601,21 @@ static uint64_t esb_page(uint32_t srcno)
     return P9_PHB1_INT_BASE + ((uint64_t)srcno << 12);  /* 4K, one page */
 }
 
-static void test_msi_delivery(void)
+static uint64_t msi_pq(QTestState *qts)
 {
-    QTestState *qts = pnv_phb_slot_start(NULL);
-    const PhbTarget *t = &p9_phb1;
-    uint32_t exp_cap = rp_find_exp_cap(qts);
-    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
-    uint32_t hdr, cmd;
-    uint16_t sltctl;
+    return qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET);
+}
 
-    /* PHB side: RTT (PE lookup for MSIs; an all-zero RTT gives PE 0) and
-     * the 64-bit MSI window at 1 << 60 of every device's DMA space */
+/* PHB and root port set up so that the root port's MSI lands in XIVE */
+static void msi_setup(QTestState *qts)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint32_t hdr, cmd;
+
+    /*
+     * PHB side: RTT (PE lookup for MSIs; an all-zero RTT gives PE 0) and
+     * the 64-bit MSI window at 1 << 60 of every device's DMA space
+     */
     t_phb_writeq(qts, t, PHB_RTT_BAR, PHB_RTT_BAR_ENABLE | MSI_RTT_BASE);
     t_phb_writeq(qts, t, PHB_PHB4_CONFIG,
                  t_phb_readq(qts, t, PHB_PHB4_CONFIG) | PHB_PHB4C_64BIT_MSI_EN);
@@ -618,8 +624,7 @@ static void test_msi_delivery(void)
     /* The source starts OFF (PQ=01): arm it */
     g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_SET_PQ_00),
                     ==, ESB_PQ_OFF);
-    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET),
-                    ==, ESB_PQ_00);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
 
     /* Root port: bus master, MSI to 1 << 60 with data TEST_MSI_SRC */
     cmd = rp_config_readl(qts, PCI_COMMAND);
@@ -633,33 +638,93 @@ static void test_msi_delivery(void)
                     PCI_MSI_FLAGS_ENABLE, ==, PCI_MSI_FLAGS_ENABLE);
 
     /* Nothing sent yet */
-    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET),
-                    ==, ESB_PQ_00);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+}
 
-    /* Enable hot-plug + command completed interrupts: the write is itself
-     * a command, whose completion is the first event */
+/*
+ * Events raised from outside the PHB (QMP here, device_add or a surprise
+ * removal alike): one MSI per new pending event.
+ */
+static void test_msi_delivery(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint16_t sltctl;
+
+    msi_setup(qts);
+
+    /* Hot-plug interrupt + power fault events; no CC interrupts */
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
+             PCI_EXP_SLTCTL_PFDE;
+    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_CC | PCI_EXP_SLTSTA_PFD);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+
+    /* Still pending: a second fault is no new event */
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+
+    /* Acknowledge (W1C PFD and CC), then a new fault: second MSI */
+    rp_sltctl_write(qts, sltctl_off, sltctl,
+                    PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_11);
+
+    /* Other sources untouched */
+    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC + 1) + ESB_GET),
+                    ==, ESB_PQ_OFF);
+
+    qtest_quit(qts);
+}
+
+/*
+ * Events raised by the guest's own Slot Control write (Command Completed
+ * here; equally PDC after powering a slot off).  The write reaches the root
+ * port through a PHB register region (XSCOM here, the PHB MMIO BAR for
+ * skiboot), and the MSI it raises is a DMA write into the same PHB's msi64
+ * region.  Both regions belong to the PHB device, so QEMU's re-entrancy
+ * guard would drop the MSI ("Blocked re-entrant IO on MemoryRegion: msi64");
+ * hw/pci-host/pnv_phb4_mmio_error.c exempts the PHB's MSI windows.
+ *
+ * Once delivered, it also shows that SLTSTA.CC is write-1-to-clear although
+ * the RC window always rewrites SLTCTL (a new command) with SLTSTA: the
+ * second MSI needs CC to have gone through 0.
+ */
+static void test_msi_guest_command(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint16_t sltctl;
+    uint64_t pq;
+
+    msi_setup(qts);
+
     g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
     sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
              PCI_EXP_SLTCTL_CCIE;
     rp_sltctl_write(qts, sltctl_off, sltctl, 0);
     g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
     g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
-    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET),
-                    ==, ESB_PQ_10);
+    pq = msi_pq(qts);
+    g_assert_cmphex(pq, ==, ESB_PQ_10);
 
-    /*
-     * Write 1 to CC.  The same dword write is a new command: CC is set
-     * again.  A second MSI (Q set) proves CC went through 0 (the base only
-     * signals a new event on a 0 -> 1 transition of the pending state).
-     */
     rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_CC);
     g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
-    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET),
-                    ==, ESB_PQ_11);
-
-    /* Other sources untouched */
-    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC + 1) + ESB_GET),
-                    ==, ESB_PQ_OFF);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_11);
 
     qtest_quit(qts);
 }
@@ -683,6 +748,8 @@ static void test_slot_power_controller(void)
 
     g_assert_cmphex(rp_read_sltcap(qts) & PCI_EXP_SLTCAP_PCP, ==,
                     PCI_EXP_SLTCAP_PCP);
+    g_test_message("SLTCTL after reset, populated slot: 0x%04x",
+                   rp_sltctl(qts, exp_cap));
     /* cold-plugged: present, powered, no event */
     g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_PDS);
     g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_PCC, ==,
@@ -752,9 +819,10 @@ static void test_slot_indicators(void)
  * Command Completed.  SLTCAP.NCCS is clear, so every SLTCTL write sets CC.
  * Through the dword-only RC window a write to SLTSTA always rewrites
  * SLTCTL too, i.e. issues a command, so CC reads back set right after
- * being cleared: W1C on CC itself is shown in test_msi_delivery (second
- * MSI).  Here: CC sets on an SLTCTL write and W1C of CC leaves other status
- * bits alone.
+ * being cleared.  W1C of CC itself is observable through the MSI a second
+ * CC event sends (test_msi_guest_command).  Here: CC sets on an SLTCTL
+ * write, stays set (a read-only write of status changes nothing), and the
+ * W1C write completes as a command again.
  */
 static void test_slot_command_completed(void)
 {
@@ -829,8 +897,9 @@ static void test_surprise_remove(void)
         g_test_skip("e1000e not available");
         return;
     }
-    qts = pnv_phb_slot_start("-global pnv-phb-root-port.surprise-pluggable=on "
-                             "-device e1000e,id=nic1,bus=" TEST_BUS ",romfile=");
+    qts = pnv_phb_slot_start("-global pnv-phb-root-port.surprise-pluggable=on"
+                             " -device e1000e,id=nic1,bus=" TEST_BUS
+                             ",romfile=");
     exp_cap = rp_find_exp_cap(qts);
     sltctl_off = exp_cap + PCI_EXP_SLTCTL;
     dlllarc = rp_dlllarc(qts, exp_cap);
@@ -901,9 +970,9 @@ static void test_mmio_unclaimed(void)
     QTestState *qts;
     uint64_t unclaimed = p9_phb1_m32_cpu(P9_PHB1_M32_PCI_START + 0x08000000);
     uint64_t bar = p9_phb1_m32_cpu(P9_PHB1_M32_PCI_START);
-    g_autofree char *mtree = NULL;
-    const char *mmio, *nodev;
-    uint32_t cmd;
+    g_autofree char *mtree = NULL, *range = NULL, *nodev = NULL;
+    const char *mmio, *end;
+    uint32_t cmd, exp_cap;
 
     if (!qtest_has_device("e1000e")) {
         g_test_skip("e1000e not available");
@@ -918,14 +987,28 @@ static void test_mmio_unclaimed(void)
     p9_phb1_map_bars(qts, true, false);
     p9_phb1_map_m32(qts);
 
-    /* The background region, below every BAR of the PHB's PCI space */
+    /*
+     * The background region, below every BAR of the PHB's PCI space:
+     *   memory-region: phb4-0.1-pci-mmio
+     *     0000000000000000-0fffffffffffffff (prio 0, i/o): phb4-0.1-pci-mmio
+     *       ...BARs and bridge windows, prio >= 0...
+     *       0000000000000000-0fffffffffffffff (prio -1, i/o):
+     *                                              phb4-mmio-no-device
+     */
     mtree = qtest_hmp(qts, "info mtree");
-    mmio = strstr(mtree, "): phb4-0.1-pci-mmio\n");
+    mmio = strstr(mtree, "memory-region: phb4-0.1-pci-mmio\r\n  ");
     g_assert_nonnull(mmio);
-    nodev = strstr(mmio, "phb4-mmio-no-device");
-    g_assert_nonnull(nodev);
-    g_assert_nonnull(g_strrstr_len(mmio, nodev - mmio,
-                                   "0000000000000000-ffffffffffffffff (prio -1,"));
+    mmio += strlen("memory-region: phb4-0.1-pci-mmio\r\n  ");
+    end = strstr(mmio, "\r\n\r\n");
+    g_assert_nonnull(end);
+    g_assert_true(g_str_has_prefix(mmio + 33,
+                                   " (prio 0, i/o): phb4-0.1-pci-mmio\r\n"));
+    /* same range as its container */
+    range = g_strndup(mmio, 33);
+    nodev = g_strdup_printf("    %s (prio -1, i/o): phb4-mmio-no-device\r\n",
+                            range);
+    g_assert_nonnull(g_strstr_len(mmio, end + 2 - mmio, nodev));
+    g_test_message("found: %s (prio -1): phb4-mmio-no-device", range);
 
     /* No device decodes these: all ones for every size, stores dropped */
     g_assert_cmphex(qtest_readb(qts, unclaimed), ==, 0xff);
@@ -955,6 +1038,32 @@ static void test_mmio_unclaimed(void)
                     0x5a5a1234);
     /* and the rest of the window still reads all ones */
     g_assert_cmphex(qtest_readl(qts, unclaimed), ==, 0xffffffff);
+
+    /*
+     * Link down: the card stops answering, to config and to its BAR.
+     * Link up: it answers again, from reset (BAR 0 unassigned, registers
+     * at their reset values).
+     */
+    exp_cap = rp_find_exp_cap(qts);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': false}}");
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': true}}");
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
+                    E1000E_VENDOR_DEVICE);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_BASE_ADDRESS_0) &
+                    PCI_BASE_ADDRESS_MEM_MASK, ==, 0);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+    phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0);
 
     /* The card goes: its BAR reads all ones, like config space */
     qmp_ok(qts, "{'execute': 'x-pcie-surprise-remove',"
@@ -1000,8 +1109,8 @@ static void test_phb5_sltcap_default(void)
 
 static void test_phb5_sltcap_surprise(void)
 {
-    QTestState *qts = pnv_start("powernv10",
-                                "-global pnv-phb-root-port.surprise-pluggable=on");
+    QTestState *qts = pnv_start("powernv10", "-global "
+                                "pnv-phb-root-port.surprise-pluggable=on");
     const PhbTarget *t = &p10_phb1;
     uint32_t exp_cap = t_rp_find_exp_cap(qts, t);
     uint32_t sltcap = t_rp_config_readl(qts, t, exp_cap + PCI_EXP_SLTCAP);
@@ -1027,6 +1136,8 @@ int main(int argc, char **argv)
         g_test_add_func("/pnv-phb-slot/sltsta/hotplug-w1c", test_sltsta_w1c);
         g_test_add_func("/pnv-phb-slot/msi/capability", test_msi_capability);
         g_test_add_func("/pnv-phb-slot/msi/delivery", test_msi_delivery);
+        g_test_add_func("/pnv-phb-slot/msi/guest-command",
+                        test_msi_guest_command);
         g_test_add_func("/pnv-phb-slot/sltctl/power-controller",
                         test_slot_power_controller);
         g_test_add_func("/pnv-phb-slot/sltctl/indicators",
