@@ -185,6 +185,15 @@ bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp)
         error_setg(errp, "the slot of '%s' is not hot-plug capable", name);
         return false;
     }
+    if (BUS(pci_bridge_get_sec_bus(PCI_BRIDGE(port)))->hotplug_handler !=
+        HOTPLUG_HANDLER(port)) {
+        /* e.g. q35's ACPI PCI hot-plug: the guest would never hear of it */
+        error_setg(errp, "the slot of '%s' is not under native PCIe hot-plug "
+                   "control (ACPI PCI hot-plug owns it)", name);
+        error_append_hint(errp, "On q35 use -global "
+                          "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off\n");
+        return false;
+    }
     return true;
 }
 
