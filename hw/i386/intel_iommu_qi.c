@@ -385,23 +385,64 @@ typedef enum {
     QI_ERROR,       /* IQE raised: the head stays on it */
 } QIStep;
 
-static QIStep qi_step(IntelIOMMUState *s)
+/*
+ * Descriptors are fetched up to QI_FETCH_BATCH at a time (never past the
+ * tail or the end of the queue), as hardware prefetches: one DMA read for
+ * many descriptors keeps the IOTLB-only path faster than the base's one
+ * read per descriptor.  A failed batch read is retried one descriptor at a
+ * time, so a fetch error is reported at the descriptor that caused it.
+ */
+#define QI_FETCH_BATCH  16
+
+typedef struct QIFetch {
+    uint64_t raw[QI_FETCH_BATCH * 4];
+    uint16_t first;             /* slot of raw[0] */
+    unsigned n;                 /* descriptors in raw[] */
+} QIFetch;
+
+static bool qi_fetch(IntelIOMMUState *s, QIFetch *f, VTDInvDesc *d)
+{
+    unsigned dw = s->iq_dw ? 32 : 16;
+    unsigned words = dw / 8;
+    unsigned idx = (uint16_t)(s->iq_head - f->first);
+    unsigned i;
+
+    if (!f->n || s->iq_head < f->first || idx >= f->n) {
+        unsigned n = (s->iq_tail > s->iq_head ? s->iq_tail : s->iq_size) -
+                     s->iq_head;
+
+        f->first = s->iq_head;
+        f->n = MIN(n, QI_FETCH_BATCH);
+        idx = 0;
+        if (dma_memory_read(&address_space_memory, s->iq + s->iq_head * dw,
+                            f->raw, f->n * dw,
+                            MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+            f->n = 1;
+            if (dma_memory_read(&address_space_memory,
+                                s->iq + s->iq_head * dw, f->raw, dw,
+                                MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+                f->n = 0;
+                return false;
+            }
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        d->val[i] = i < words ? le64_to_cpu(f->raw[idx * words + i]) : 0;
+    }
+    return true;
+}
+
+static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
 {
     VTDQIEngine *e = &s->qi;
-    unsigned dw = s->iq_dw ? 32 : 16;
-    VTDInvDesc d = { };
+    VTDInvDesc d;
     uint8_t type;
     uint16_t sid;
 
-    if (dma_memory_read(&address_space_memory, s->iq + s->iq_head * dw,
-                        &d, dw, MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+    if (!qi_fetch(s, f, &d)) {
         qi_iqe(s, VTD_IQEI_FETCH);
         return QI_ERROR;
     }
-    d.val[0] = le64_to_cpu(d.val[0]);
-    d.val[1] = le64_to_cpu(d.val[1]);
-    d.val[2] = le64_to_cpu(d.val[2]);
-    d.val[3] = le64_to_cpu(d.val[3]);
     type = VTD_INV_DESC_TYPE(d.lo);
     trace_vtd_qi_desc(s->iq_head, type, d.val[0], d.val[1], d.val[2],
                       d.val[3]);
@@ -497,7 +538,9 @@ static QIStep qi_step(IntelIOMMUState *s)
 static void qi_run(IntelIOMMUState *s)
 {
     VTDQIEngine *e = &s->qi;
+    QIFetch f;
 
+    f.n = 0;
     trace_vtd_qi_fetch(s->iq_head, s->iq_tail, e->npending);
     if (!s->qi_enabled ||
         (qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE))) {
@@ -518,7 +561,7 @@ static void qi_run(IntelIOMMUState *s)
                 break;
             }
         }
-        if (qi_step(s) != QI_DONE) {
+        if (qi_step(s, &f) != QI_DONE) {
             break;
         }
         if (++s->iq_head == s->iq_size) {
