@@ -51,6 +51,7 @@
 #include "hw/pci/pcie_ats_inval.h"
 #include "intel_iommu_internal.h"
 #include "system/dma.h"
+#include "system/runstate.h"
 #include "migration/vmstate.h"
 #include "trace.h"
 
@@ -573,6 +574,8 @@ static void qi_run(IntelIOMMUState *s)
 
 /* ---------------------------------------------------------------- hooks */
 
+static void qi_vm_state_change(void *opaque, bool running, RunState state);
+
 bool vtd_qi_fetch(IntelIOMMUState *s)
 {
     if (!s->qi.enabled) {
@@ -621,9 +624,11 @@ void vtd_qi_reset(IntelIOMMUState *s)
     if (!e->ite_timer) {
         e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
         e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
+        qemu_add_vm_change_state_handler(qi_vm_state_change, s);
     }
     qi_drop_all(s, false);
     e->next_itag = 0;
+    e->resend = false;
     if (e->enabled) {
         /* IQE, ICE and ITE are write-1-to-clear (with PFO) */
         stl_le_p(&s->w1cmask[DMAR_FSTS_REG],
@@ -657,6 +662,32 @@ static bool vtd_qi_vmstate_needed(void *opaque)
     return s->qi.npending != 0;
 }
 
+/*
+ * Answers in flight are not migrated: once the VM runs on the destination
+ * (every endpoint's config space loaded by then: the IOMMU loads first),
+ * send the outstanding requests again (ATS invalidation is idempotent).
+ * The deadlines stand.
+ */
+static void qi_vm_state_change(void *opaque, bool running, RunState state)
+{
+    IntelIOMMUState *s = opaque;
+    VTDQIEngine *e = &s->qi;
+    uint32_t i;
+
+    if (!running || !e->resend) {
+        return;
+    }
+    e->resend = false;
+    for (i = 0; i < e->npending; i++) {
+        VTDQIPending *p = &e->pending[i];
+
+        if (qi_is_devtlb(p)) {
+            trace_vtd_qi_devtlb_send(p->slot, p->sid, p->itag, p->deadline);
+            pcie_ats_inval_send(e->bus, p->sid, p->itag, qi_ats_done, s);
+        }
+    }
+}
+
 static int vtd_qi_post_load(void *opaque, int version_id)
 {
     IntelIOMMUState *s = opaque;
@@ -666,18 +697,11 @@ static int vtd_qi_post_load(void *opaque, int version_id)
     if (e->npending > VTD_QI_MAX_PENDING) {
         return -EINVAL;
     }
-    /*
-     * Answers in flight are not migrated: send the outstanding requests
-     * again (ATS invalidation is idempotent); the deadlines stand.
-     */
     for (i = 0; i < e->npending; i++) {
-        VTDQIPending *p = &e->pending[i];
-
-        if (qi_is_devtlb(p)) {
-            p->itag &= 0x1f;
-            pcie_ats_inval_send(e->bus, p->sid, p->itag, qi_ats_done, s);
-        }
+        e->pending[i].itag &= 0x1f;
     }
+    e->next_itag &= 0x1f;
+    e->resend = true;
     qi_arm_timer(s);
     return 0;
 }

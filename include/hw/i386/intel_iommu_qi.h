@@ -64,6 +64,7 @@ typedef struct VTDQIEngine {
 
     QEMUTimer *ite_timer;           /* armed only while a request is out */
     PCIBus *bus;                    /* where the endpoints are */
+    bool resend;                    /* migrated in: send requests again */
 } VTDQIEngine;
 
 struct IntelIOMMUState;
