@@ -214,7 +214,7 @@ static void qi_wait_complete(IntelIOMMUState *s, uint16_t slot,
 {
     trace_vtd_qi_wait_done(slot, lo, hi);
     if (lo & VTD_INV_DESC_WAIT_SW) {
-        uint32_t data = cpu_to_le32((uint32_t)(lo >> VTD_INV_DESC_WAIT_DATA_SHIFT));
+        uint32_t data = cpu_to_le32(lo >> VTD_INV_DESC_WAIT_DATA_SHIFT);
 
         if (dma_memory_write(&address_space_memory, hi, &data, sizeof(data),
                              MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
