@@ -127,6 +127,7 @@ static T *setup(const char *extra_iommu, unsigned qs, bool dw, bool ats)
 
     t->qts = qtest_initf(
         "-M q35 -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
         "-device intel-iommu,intremap=off,device-iotlb=on,"
         "x-ite-timeout-ns=%llu%s "
         "-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=2 "
@@ -912,6 +913,7 @@ static void test_migration(void)
 
     d->qts = qtest_initf(
         "-M q35 -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
         "-device intel-iommu,intremap=off,device-iotlb=on,"
         "x-ite-timeout-ns=%llu "
         "-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=2 "
