@@ -69,8 +69,9 @@ void pnv_phb4_mmio_error_msi_init(MemoryRegion *msi32, MemoryRegion *msi64)
 
 void pnv_phb4_mmio_error_init(PnvPHB4 *phb)
 {
-    memory_region_init_io(&phb->mmio_error, OBJECT(phb), &pnv_phb4_mmio_error_ops,
-                          phb, "phb4-mmio-no-device",
+    memory_region_init_io(&phb->mmio_error, OBJECT(phb),
+                          &pnv_phb4_mmio_error_ops, phb, "phb4-mmio-no-device",
                           memory_region_size(&phb->pci_mmio));
-    memory_region_add_subregion_overlap(&phb->pci_mmio, 0, &phb->mmio_error, -1);
+    memory_region_add_subregion_overlap(&phb->pci_mmio, 0, &phb->mmio_error,
+                                        -1);
 }

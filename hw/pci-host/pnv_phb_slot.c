@@ -78,15 +78,19 @@ static void pnv_phb_slot_apply_caps(PnvPHBRootPort *rp)
         return;                         /* hotplug=off: no slot to shape */
     }
     if (rp->slot.surprise_pluggable) {
-        pci_long_test_and_set_mask(exp_cap + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPS);
-        pci_long_test_and_set_mask(exp_cap + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+        pci_long_test_and_set_mask(exp_cap + PCI_EXP_SLTCAP,
+                                   PCI_EXP_SLTCAP_HPS);
+        pci_long_test_and_set_mask(exp_cap + PCI_EXP_LNKCAP,
+                                   PCI_EXP_LNKCAP_DLLLARC);
         if (sec->devices[0]) {
             pci_word_test_and_set_mask(exp_cap + PCI_EXP_LNKSTA,
                                        PCI_EXP_LNKSTA_DLLLA);
         }
     } else {
-        pci_long_test_and_clear_mask(exp_cap + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPS);
-        pci_long_test_and_clear_mask(exp_cap + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+        pci_long_test_and_clear_mask(exp_cap + PCI_EXP_SLTCAP,
+                                     PCI_EXP_SLTCAP_HPS);
+        pci_long_test_and_clear_mask(exp_cap + PCI_EXP_LNKCAP,
+                                     PCI_EXP_LNKCAP_DLLLARC);
     }
     pcie_slot_fault_init(d);            /* DLLSCE writable iff DLLLARC now */
 }

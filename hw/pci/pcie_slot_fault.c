@@ -45,13 +45,15 @@ static uint8_t *exp_cap(PCIDevice *port)
 
 static bool port_reports_link(PCIDevice *port)
 {
-    return pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP) & PCI_EXP_LNKCAP_DLLLARC;
+    return pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP) &
+           PCI_EXP_LNKCAP_DLLLARC;
 }
 
 /* The link's DLLLA bit, kept wherever the base keeps it up to date. */
 static void set_dllla(PCIDevice *port, bool active)
 {
-    if (!(port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) && !port_reports_link(port)) {
+    if (!(port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) &&
+        !port_reports_link(port)) {
         return;
     }
     if (active) {
@@ -130,7 +132,8 @@ void pcie_slot_fault_reset(PCIDevice *port)
 bool pcie_slot_fault_event_pending(PCIDevice *port, uint16_t sltctl,
                                    uint16_t sltsta)
 {
-    return ((sltsta & PCI_EXP_SLTSTA_DLLSC) && (sltctl & PCI_EXP_SLTCTL_DLLSCE)) ||
+    return ((sltsta & PCI_EXP_SLTSTA_DLLSC) &&
+            (sltctl & PCI_EXP_SLTCTL_DLLSCE)) ||
            ((sltsta & PCI_EXP_SLTSTA_PFD) && (sltctl & PCI_EXP_SLTCTL_PFDE));
 }
 
@@ -173,10 +176,11 @@ static void signal_events(PCIDevice *port, uint16_t events)
 
 bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp)
 {
-    const char *name = DEVICE(port)->id ? DEVICE(port)->id
-                                        : object_get_canonical_path(OBJECT(port));
+    g_autofree char *path = object_get_canonical_path(OBJECT(port));
+    const char *name = DEVICE(port)->id ? DEVICE(port)->id : path;
 
-    if (!pci_is_express(port) || !object_dynamic_cast(OBJECT(port), TYPE_PCI_BRIDGE) ||
+    if (!pci_is_express(port) ||
+        !object_dynamic_cast(OBJECT(port), TYPE_PCI_BRIDGE) ||
         !(pci_get_word(exp_cap(port) + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_SLOT)) {
         error_setg(errp, "'%s' is not a PCI Express port with a slot", name);
         return false;
@@ -238,8 +242,8 @@ void pcie_slot_fault_set_link(PCIDevice *port, bool up)
     if (up) {
         link_down_forget(port);
         if (pci_get_long(cap + PCI_EXP_SLTCAP) & PCI_EXP_SLTCAP_PCP) {
-            powered = (pci_get_word(cap + PCI_EXP_SLTCTL) & PCI_EXP_SLTCTL_PCC) ==
-                      PCI_EXP_SLTCTL_PWR_ON;
+            powered = (pci_get_word(cap + PCI_EXP_SLTCTL) &
+                       PCI_EXP_SLTCTL_PCC) == PCI_EXP_SLTCTL_PWR_ON;
         }
         if (pci_get_word(cap + PCI_EXP_SLTSTA) & PCI_EXP_SLTSTA_PDS) {
             set_dllla(port, true);
@@ -302,7 +306,8 @@ static PCIDevice *find_port(const char *name, Error **errp)
     BusSearch search = { name, NULL };
 
     if (!dev) {
-        object_child_foreach_recursive(qdev_get_machine(), find_bus_cb, &search);
+        object_child_foreach_recursive(qdev_get_machine(), find_bus_cb,
+                                       &search);
         dev = search.port;
     }
     if (!dev) {
@@ -325,7 +330,8 @@ void qmp_x_pcie_surprise_remove(const char *id, Error **errp)
     PCIBus *bus;
 
     if (!dev) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND, "Device '%s' not found", id);
+        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
+                  "Device '%s' not found", id);
         return;
     }
     if (!object_dynamic_cast(OBJECT(dev), TYPE_PCI_DEVICE)) {
@@ -334,7 +340,8 @@ void qmp_x_pcie_surprise_remove(const char *id, Error **errp)
     }
     bus = pci_get_bus(PCI_DEVICE(dev));
     if (pci_bus_is_root(bus) || !bus->parent_dev) {
-        error_setg(errp, "'%s' is not in a PCIe slot (it is on a root bus)", id);
+        error_setg(errp, "'%s' is not in a PCIe slot (it is on a root bus)",
+                   id);
         return;
     }
     if (!pcie_slot_fault_port_check(bus->parent_dev, errp)) {
@@ -352,7 +359,8 @@ void qmp_x_pcie_link_set(const char *port, bool up, Error **errp)
         return;
     }
     if (pcie_slot_fault_link_is_down(p) != up) {
-        error_setg(errp, "the link of '%s' is already %s", port, up ? "up" : "down");
+        error_setg(errp, "the link of '%s' is already %s", port,
+                   up ? "up" : "down");
         return;
     }
     pcie_slot_fault_set_link(p, up);
