@@ -38,6 +38,7 @@
 #include "qom/object.h"
 #include "hw/boards.h"
 #include "hw/pci/pci.h"
+#include "hw/pci/pci_bridge.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pcie_port.h"
@@ -46,7 +47,6 @@
 #include "exec/cputlb.h"
 #include "exec/cpu-all.h"
 #include "system/tcg.h"
-#include "system/system.h"
 #include "accel/tcg/live-translations.h"
 #include "hw/pci/live-translations-check.h"
 #include "trace.h"
@@ -160,9 +160,11 @@ bool live_xlate_slot_strict(PCIDevice *port)
     }
 }
 
-static bool pseries_strict(void)
+static LiveXlateRootBusPolicy root_bus_policy;
+
+void live_xlate_set_root_bus_policy(LiveXlateRootBusPolicy fn)
 {
-    return tcg_enabled() && machine_is("pseries");
+    root_bus_policy = fn;
 }
 
 /* x-strict-removal=on without TCG: the check cannot be made. */
@@ -185,8 +187,8 @@ static bool device_watched(PCIDevice *d)
     if (bus->parent_dev) {
         return live_xlate_slot_strict(bus->parent_dev);
     }
-    /* pseries: devices on a PHB's root bus are isolated through DRCs */
-    return pseries_strict() && !object_dynamic_cast(OBJECT(d), TYPE_PCI_BRIDGE);
+    /* e.g. pseries: devices on a PHB's root bus, isolated through DRCs */
+    return root_bus_policy && root_bus_policy(d);
 }
 
 /*
@@ -488,21 +490,6 @@ void live_xlate_slot_forget(PCIDevice *port)
 {
     g_hash_table_remove(lt.refused_power_off, port);
 }
-
-static void machine_done(Notifier *n, void *opaque)
-{
-    if (pseries_strict()) {
-        live_xlate_arm();
-    }
-}
-
-static Notifier machine_done_notifier = { .notify = machine_done };
-
-static void live_xlate_register(void)
-{
-    qemu_add_machine_init_done_notifier(&machine_done_notifier);
-}
-type_init(live_xlate_register)
 
 /* ------------------------------------------------------------------ QMP */
 

@@ -13,7 +13,7 @@
  *
  * Radix (ISA 3.0 tlbie/tlbiel, effective R=1):
  *   IS=0 by EA (page size from AP; PID from RS when PRS=1; LPID from RS for
- *   tlbie, LPIDR for tlbiel), IS=1 by PID (and LPID), IS=2 by LPID, IS=3
+ *   tlbie in hypervisor state, else LPIDR), IS=1 by PID (and LPID), IS=2 by LPID, IS=3
  *   all.  RIC=1 (page-walk cache only) forgets nothing; invalid forms
  *   (RIC=3, ...) forget nothing.  tlbie applies to every vCPU, tlbiel to
  *   the executing one.
@@ -83,10 +83,11 @@ void live_xlate_ppc_tlbie_isa300(CPUPPCState *env, target_ulong rb,
     bool r = flags & TLBIE_F_R;
     bool local = flags & TLBIE_F_LOCAL;
     unsigned is = extract64(rb, PPC_BIT_NR(53), 2);
-    uint32_t lpid = local ? env->spr[SPR_LPIDR] : extract64(rs, 0, 32);
+    bool hv = FIELD_EX64(env->msr, MSR, HV);
+    /* RS's LPID is used by tlbie in hypervisor state only */
+    uint32_t lpid = (local || !hv) ? env->spr[SPR_LPIDR] : extract64(rs, 0, 32);
     uint32_t pid = extract64(rs, 32, 32);
-    bool effR = FIELD_EX64(env->msr, MSR, HV) ? r
-                                               : !!(env->spr[SPR_LPCR] & LPCR_HR);
+    bool effR = hv ? r : !!(env->spr[SPR_LPCR] & LPCR_HR);
     LTInval inv = { .cpu = local ? cs->cpu_index : -1 };
     const char *what = local ? "tlbiel" : "tlbie";
 

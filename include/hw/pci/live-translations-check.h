@@ -43,4 +43,11 @@ void live_xlate_slot_forget(PCIDevice *port);
 /* Arm the TLB-fill hook (TCG only). */
 void live_xlate_arm(void);
 
+/*
+ * Machines whose hot-pluggable devices sit on a root bus (pseries: PHB +
+ * DRC) say which of those devices are watched.
+ */
+typedef bool (*LiveXlateRootBusPolicy)(PCIDevice *dev);
+void live_xlate_set_root_bus_policy(LiveXlateRootBusPolicy fn);
+
 #endif
