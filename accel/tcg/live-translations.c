@@ -67,7 +67,14 @@ static struct {
     uint64_t next_token;
     LiveXlateContextFn context_fn;
     GHashTable *refused_power_off;  /* port PCIDevice * set */
+    bool watch_all;         /* x-live-translations-watch-all */
 } lt;
+
+/*
+ * A device with records was finalized: TLB misses must look for stale
+ * translations.  Cleared when no record is left.
+ */
+static bool stale_possible;
 
 static __thread bool in_stale_fill;
 
@@ -96,6 +103,9 @@ static void owner_release(Object *obj, const char *name, void *opaque)
     qemu_mutex_lock(&lt.lock);
     g_hash_table_remove(lt.by_obj, obj);
     o->obj = NULL;
+    if (lt_core_count(lt.core, o->token)) {
+        qatomic_set(&stale_possible, true);
+    }
     qemu_mutex_unlock(&lt.lock);
 }
 
@@ -185,10 +195,17 @@ static bool device_watched(PCIDevice *d)
         return false;
     }
     if (bus->parent_dev) {
-        return live_xlate_slot_strict(bus->parent_dev);
+        return live_xlate_slot_strict(bus->parent_dev) ||
+               (lt.watch_all && object_dynamic_cast(OBJECT(bus->parent_dev),
+                                                    TYPE_PCIE_SLOT));
     }
     /* e.g. pseries: devices on a PHB's root bus, isolated through DRCs */
-    return root_bus_policy && root_bus_policy(d);
+    if (root_bus_policy && root_bus_policy(d)) {
+        return true;
+    }
+    /* watch-all: root-bus devices only where a machine made them pluggable */
+    return lt.watch_all && root_bus_policy &&
+           !object_dynamic_cast(OBJECT(d), TYPE_PCI_BRIDGE);
 }
 
 /*
@@ -280,6 +297,9 @@ void live_xlate_invalidate(CPUState *cpu, const LTInval *inv, const char *what)
 
     qemu_mutex_lock(&lt.lock);
     n = lt_core_invalidate(lt.core, inv);
+    if (n && !lt_core_count(lt.core, 0)) {
+        qatomic_set(&stale_possible, false);
+    }
     qemu_mutex_unlock(&lt.lock);
     if (n) {
         trace_live_xlate_invalidate(cpu ? cpu->cpu_index : -1, what,
@@ -302,6 +322,9 @@ bool live_xlate_stale_fill(CPUState *cpu, vaddr addr, int mmu_idx)
     bool locked;
     CPUTLBEntryFull full = { 0 };
 
+    if (!qatomic_read(&stale_possible)) {
+        return false;
+    }
     qemu_mutex_lock(&lt.lock);
     r = lt_core_lookup(lt.core, cpu->cpu_index, addr);
     if (r) {
@@ -492,6 +515,20 @@ void live_xlate_slot_forget(PCIDevice *port)
 }
 
 /* ------------------------------------------------------------------ QMP */
+
+void qmp_x_live_translations_watch_all(bool enable, Error **errp)
+{
+    if (!tcg_enabled()) {
+        error_setg(errp, "live translations are tracked only under TCG "
+                   "(-accel tcg): KVM does not expose the guest's TLB fills "
+                   "and invalidations");
+        return;
+    }
+    lt.watch_all = enable;
+    if (enable) {
+        live_xlate_arm();
+    }
+}
 
 typedef struct QueryState {
     LiveTranslationList **tail;
