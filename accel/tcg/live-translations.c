@@ -32,6 +32,7 @@
 #include "qemu/timer.h"
 #include "qemu/error-report.h"
 #include "qapi/error.h"
+#include "migration/blocker.h"
 #include "qapi/qapi-commands-live-translations.h"
 #include "qapi/qapi-events-live-translations.h"
 #include "qapi/qapi-types-common.h"
@@ -77,6 +78,26 @@ static struct {
 static bool stale_possible;
 
 static __thread bool in_stale_fill;
+
+/*
+ * A refused slot power-off is slot state the destination of a migration
+ * would not have (it would cut the power SLTCTL asks for): block migration
+ * while one is pending.  The records themselves are not migrated: the
+ * destination's check starts with nothing live.
+ */
+static Error *refused_power_off_blocker;
+
+static void refused_power_off_changed(void)
+{
+    if (g_hash_table_size(lt.refused_power_off) && !refused_power_off_blocker) {
+        error_setg(&refused_power_off_blocker, "a slot power-off refused by "
+                   "the live-translation check is pending");
+        migrate_add_blocker(&refused_power_off_blocker, &error_warn);
+    } else if (!g_hash_table_size(lt.refused_power_off) &&
+               refused_power_off_blocker) {
+        migrate_del_blocker(&refused_power_off_blocker);
+    }
+}
 
 static void __attribute__((constructor)) live_xlate_init(void)
 {
@@ -454,8 +475,8 @@ bool live_xlate_slot_removal_allowed(PCIDevice *port, const char *action,
     ok = refuse_if_live(cs.owners, port_name, action, errp);
     qemu_mutex_unlock(&lt.lock);
     g_ptr_array_free(cs.owners, true);
-    if (ok) {
-        g_hash_table_remove(lt.refused_power_off, port);
+    if (ok && g_hash_table_remove(lt.refused_power_off, port)) {
+        refused_power_off_changed();
     }
     return ok;
 }
@@ -484,13 +505,16 @@ bool live_xlate_slot_power_off(PCIDevice *port)
         return true;
     }
     g_hash_table_add(lt.refused_power_off, port);
+    refused_power_off_changed();
     return false;
 }
 
 bool live_xlate_gate_power(PCIDevice *port, bool power)
 {
     if (power) {
-        g_hash_table_remove(lt.refused_power_off, port);
+        if (g_hash_table_remove(lt.refused_power_off, port)) {
+            refused_power_off_changed();
+        }
         return true;
     }
     return g_hash_table_contains(lt.refused_power_off, port);
@@ -511,7 +535,9 @@ void live_xlate_slot_init(PCIDevice *port)
 
 void live_xlate_slot_forget(PCIDevice *port)
 {
-    g_hash_table_remove(lt.refused_power_off, port);
+    if (g_hash_table_remove(lt.refused_power_off, port)) {
+        refused_power_off_changed();
+    }
 }
 
 /* ------------------------------------------------------------------ QMP */
