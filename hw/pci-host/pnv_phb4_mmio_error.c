@@ -53,6 +53,20 @@ static const MemoryRegionOps pnv_phb4_mmio_error_ops = {
     },
 };
 
+/*
+ * A root port raises its slot-event MSI while the guest is writing its
+ * config space through the PHB's registers, and the MSI lands in this same
+ * PHB's MSI window.  That nesting is what the hardware does; exempt the MSI
+ * windows from the re-entrancy guard, which would otherwise drop the MSI
+ * ("Blocked re-entrant IO on MemoryRegion: msi64").  The MSI handler only
+ * pulses an interrupt source.
+ */
+void pnv_phb4_mmio_error_msi_init(MemoryRegion *msi32, MemoryRegion *msi64)
+{
+    msi32->disable_reentrancy_guard = true;
+    msi64->disable_reentrancy_guard = true;
+}
+
 void pnv_phb4_mmio_error_init(PnvPHB4 *phb)
 {
     memory_region_init_io(&phb->mmio_error, OBJECT(phb), &pnv_phb4_mmio_error_ops,

@@ -15,6 +15,8 @@
 #include "hw/pci/msi.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_port.h"
+#include "hw/pci/pcie_slot_fault.h"
+#include "hw/pci/pci_bridge.h"
 #include "hw/qdev-properties.h"
 #include "hw/pci-host/pnv_phb.h"
 #include "trace.h"
@@ -56,20 +58,37 @@ void pnv_phb_slot_class_init(DeviceClass *dc)
     rpc->interrupts_uninit = pnv_phb_slot_interrupts_uninit;
 }
 
-/* Slot capability bits that follow from the slot's properties. */
+/*
+ * Slot capability bits that follow from the slot's properties.
+ *
+ * skiboot (core/pcie-slot.c) makes a slot surprise-pluggable when SLOTCAP.HPS
+ * is set, and otherwise when LNKCAP advertises Data Link Layer Link Active
+ * Reporting (then with "broken PDC").  A cooperative slot must therefore have
+ * neither.  A surprise slot gets both, as on real PHB4/PHB5 root ports: the
+ * link reporting gives pnv_php link up/down events (DLLSC) and lets skiboot
+ * poll DLLLA instead of waiting a fixed second after power-on.
+ */
 static void pnv_phb_slot_apply_caps(PnvPHBRootPort *rp)
 {
     PCIDevice *d = PCI_DEVICE(rp);
     uint8_t *exp_cap = d->config + d->exp.exp_cap;
+    PCIBus *sec = pci_bridge_get_sec_bus(PCI_BRIDGE(d));
 
     if (!(pci_get_long(exp_cap + PCI_EXP_SLTCAP) & PCI_EXP_SLTCAP_HPC)) {
         return;                         /* hotplug=off: no slot to shape */
     }
     if (rp->slot.surprise_pluggable) {
         pci_long_test_and_set_mask(exp_cap + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPS);
+        pci_long_test_and_set_mask(exp_cap + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
+        if (sec->devices[0]) {
+            pci_word_test_and_set_mask(exp_cap + PCI_EXP_LNKSTA,
+                                       PCI_EXP_LNKSTA_DLLLA);
+        }
     } else {
         pci_long_test_and_clear_mask(exp_cap + PCI_EXP_SLTCAP, PCI_EXP_SLTCAP_HPS);
+        pci_long_test_and_clear_mask(exp_cap + PCI_EXP_LNKCAP, PCI_EXP_LNKCAP_DLLLARC);
     }
+    pcie_slot_fault_init(d);            /* DLLSCE writable iff DLLLARC now */
 }
 
 void pnv_phb_slot_realize(PnvPHBRootPort *rp, Error **errp)

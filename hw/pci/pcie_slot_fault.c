@@ -64,6 +64,11 @@ static void set_dllla(PCIDevice *port, bool active)
     }
 }
 
+/*
+ * Make DLLSCE/PFDE writable and DLLSC/PFD write-1-to-clear exactly when the
+ * port's capabilities allow them.  Idempotent: models that change LNKCAP or
+ * SLTCAP after the base's slot init (the PowerNV root port) call it again.
+ */
 void pcie_slot_fault_init(PCIDevice *port)
 {
     uint32_t pos = port->exp.exp_cap;
@@ -74,12 +79,22 @@ void pcie_slot_fault_init(PCIDevice *port)
                                    PCI_EXP_SLTCTL_DLLSCE);
         pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_DLLSC);
+    } else {
+        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
+                                     PCI_EXP_SLTCTL_DLLSCE);
+        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
+                                     PCI_EXP_SLTSTA_DLLSC);
     }
     if (sltcap & PCI_EXP_SLTCAP_PCP) {
         pci_word_test_and_set_mask(port->wmask + pos + PCI_EXP_SLTCTL,
                                    PCI_EXP_SLTCTL_PFDE);
         pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_PFD);
+    } else {
+        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
+                                     PCI_EXP_SLTCTL_PFDE);
+        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
+                                     PCI_EXP_SLTSTA_PFD);
     }
     live_xlate_slot_init(port);
 }
@@ -127,6 +142,19 @@ bool pcie_slot_fault_link_is_down(PCIDevice *port)
     return links_down && g_hash_table_contains(links_down, port);
 }
 
+/*
+ * The base changed DLLLA (hot-plug, or detach on power-off): a port that
+ * reports link state must raise DLLSC (PCIe Base spec, Slot Status).  The
+ * caller signals the slot event afterwards.
+ */
+void pcie_slot_fault_dllla_changed(PCIDevice *port)
+{
+    if (port_reports_link(port)) {
+        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA,
+                                   PCI_EXP_SLTSTA_DLLSC);
+    }
+}
+
 bool pcie_slot_fault_gate_power(PCIDevice *port, bool power)
 {
     /* a power-off refused by the live-translation check keeps power */
@@ -160,6 +188,15 @@ bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp)
     }
     if (!(pci_get_long(exp_cap(port) + PCI_EXP_SLTCAP) & PCI_EXP_SLTCAP_HPC)) {
         error_setg(errp, "the slot of '%s' is not hot-plug capable", name);
+        return false;
+    }
+    if (BUS(pci_bridge_get_sec_bus(PCI_BRIDGE(port)))->hotplug_handler !=
+        HOTPLUG_HANDLER(port)) {
+        /* e.g. q35's ACPI PCI hot-plug: the guest would never hear of it */
+        error_setg(errp, "the slot of '%s' is not under native PCIe hot-plug "
+                   "control (ACPI PCI hot-plug owns it)", name);
+        error_append_hint(errp, "On q35 use -global "
+                          "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off\n");
         return false;
     }
     return true;

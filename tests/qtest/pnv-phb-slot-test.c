@@ -7,7 +7,9 @@
  * pair, and the root port itself (bus 0, devfn 0 of the PHB) through
  * the PHB's root complex configuration window (PHB_RC_CONFIG_BASE).
  * The PHB_CONFIG_ADDRESS/DATA path does not serve bus 0 devfn 0 in the
- * PHB4 model.
+ * PHB4 model; it serves the devices below the root port.  The MMIO and
+ * MSI cases map the PHB's windows with XSCOM as skiboot would (PEC nest
+ * BARs, MBT, RTT), and the PHB5 cases use PHB 1 of a powernv10.
  *
  * Copyright (c) 2026 plugfault developers
  *
@@ -18,6 +20,7 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "hw/pci/pci_regs.h"
+#include "qobject/qdict.h"
 
 #include "pnv-xscom.h"
 
@@ -27,51 +30,116 @@
 #include "hw/pci-host/pnv_phb4_regs.h"
 
 /*
- * POWER9 XSCOM layout of the PHB registers (see pnv_phb4_pec.c and
- * pnv_phb4_xscom_realize()): PHB 1 is the first stack of PEC 1.
+ * XSCOM layout of the PHB registers (see pnv_phb4_pec.c, the PNV9_/PNV10_
+ * XSCOM_PEC_* constants of pnv_xscom.h and pnv_phb4_xscom_realize()):
+ *
+ *   PHB pass-through (HV indirect address/data, ...):
+ *       pec_pci_base + PNV9_XSCOM_PEC_PCI_STK0 (0x100) + 0x40 * stack
+ *   PEC nest stack registers (MMIO/INT BARs, BAR enable, ...):
+ *       pec_nest_base + 0x40 * (stack + 1)
+ *
+ * POWER9:  pec_pci_base  = 0x0d010800 + 0x01000000 * pec
+ *          pec_nest_base = 0x04010c00 + 0x400 * pec
+ * POWER10: pec_pci_base  = 0x08010800 + 0x01000000 * pec
+ *          pec_nest_base = 0x03011800 - 0x01000000 * pec
+ *
+ * POWER10 differs only in these bases: pnv_xscom_addr() maps a PCB
+ * address the same way on both, and the PHB5 model is the PHB4 one
+ * (same register file and RC window).
+ *
+ * PHB 1 is the first stack of PEC 1 on POWER9 (PEC0 has one stack) and
+ * the second stack of PEC 0 on POWER10 (PEC0 has three).
  */
 #define P9_PEC_PCI_BASE         0x0d010800u
-#define P9_PEC_PCI_STRIDE       0x01000000u
-#define P9_PEC_PCI_STK0         0x100u
-#define P9_PEC_PCI_STK_STRIDE   0x40u
-#define TEST_PEC                1
-#define TEST_STACK              0
+#define P9_PEC_NEST_BASE        0x04010c00u
+#define P9_PEC_NEST_STRIDE      0x400u
+#define P10_PEC_PCI_BASE        0x08010800u
+#define P10_PEC_NEST_BASE       0x03011800u
+#define PEC_PCI_STRIDE          0x01000000u
+#define PEC_PCI_STK0            0x100u
+#define PEC_STK_STRIDE          0x40u
 #define TEST_PHB_ID             1       /* also the root port's slot number */
 #define TEST_BUS                "pcie.1"  /* secondary bus of that root port */
 
 #define PHB4_VENDOR_ID          0x1014  /* PCI_VENDOR_ID_IBM */
 #define PHB4_RP_DEVICE_ID       0x04c1  /* PNV_PHB4_DEVICE_ID */
+#define PHB5_RP_DEVICE_ID       0x0652  /* PNV_PHB5_DEVICE_ID (pnv_phb.h) */
+#define PHB4_VERSION            0x000000a400000002ull   /* PNV_PHB4_VERSION */
+#define PHB5_VERSION            0x000000a500000002ull   /* PNV_PHB5_VERSION */
 
 /* SLTCTL event enables: same bit positions as the SLTSTA event bits */
 #define SLTCTL_EVENT_ENABLES    (PCI_EXP_SLTCTL_ABPE | PCI_EXP_SLTCTL_PFDE | \
                                  PCI_EXP_SLTCTL_MRLSCE | \
                                  PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_CCIE)
 
-static const PnvChip *p9_chip(void)
+/* The MSI capability pnv_phb_slot_interrupts_init() adds to the root port */
+#define RP_MSI_OFFSET           0x90
+
+typedef struct PhbTarget {
+    PnvChipType chip_type;
+    uint32_t phb_pcba;          /* PHB pass-through: HV indirect regs */
+    uint32_t nest_pcba;         /* PEC nest stack registers */
+} PhbTarget;
+
+static const PhbTarget p9_phb1 = {
+    .chip_type = PNV_CHIP_POWER9,
+    .phb_pcba  = P9_PEC_PCI_BASE + PEC_PCI_STRIDE * 1 + PEC_PCI_STK0 +
+                 PEC_STK_STRIDE * 0,
+    .nest_pcba = P9_PEC_NEST_BASE + P9_PEC_NEST_STRIDE * 1 +
+                 PEC_STK_STRIDE * (0 + 1),
+};
+
+static const PhbTarget p10_phb1 = {
+    .chip_type = PNV_CHIP_POWER10,
+    .phb_pcba  = P10_PEC_PCI_BASE + PEC_PCI_STRIDE * 0 + PEC_PCI_STK0 +
+                 PEC_STK_STRIDE * 1,
+    .nest_pcba = P10_PEC_NEST_BASE - PEC_PCI_STRIDE * 0 +
+                 PEC_STK_STRIDE * (1 + 1),
+};
+
+static const PnvChip *pnv_chip(PnvChipType type)
 {
     for (size_t i = 0; i < ARRAY_SIZE(pnv_chips); i++) {
-        if (pnv_chips[i].chip_type == PNV_CHIP_POWER9) {
+        if (pnv_chips[i].chip_type == type) {
             return &pnv_chips[i];
         }
     }
     g_assert_not_reached();
 }
 
-static uint64_t phb_xscom_addr(uint32_t reg)
+static uint64_t t_phb_xscom_addr(const PhbTarget *t, uint32_t reg)
 {
-    uint32_t pcba = P9_PEC_PCI_BASE + P9_PEC_PCI_STRIDE * TEST_PEC +
-                    P9_PEC_PCI_STK0 + P9_PEC_PCI_STK_STRIDE * TEST_STACK + reg;
-
-    return pnv_xscom_addr(p9_chip(), pcba);
+    return pnv_xscom_addr(pnv_chip(t->chip_type), t->phb_pcba + reg);
 }
 
-/* Point the HV indirect window at a 4-byte PHB register */
-static void phb_ind_select4(QTestState *qts, uint32_t offset)
+static uint64_t t_nest_xscom_addr(const PhbTarget *t, uint32_t reg)
 {
-    uint64_t ind = PHB_SCOM_HV_IND_ADDR_VALID | PHB_SCOM_HV_IND_ADDR_4B |
+    return pnv_xscom_addr(pnv_chip(t->chip_type), t->nest_pcba + reg);
+}
+
+/* Point the HV indirect window at a 4- or 8-byte PHB register */
+static void t_phb_ind_select(QTestState *qts, const PhbTarget *t,
+                             uint32_t offset, bool four_bytes)
+{
+    uint64_t ind = PHB_SCOM_HV_IND_ADDR_VALID |
+                   (four_bytes ? PHB_SCOM_HV_IND_ADDR_4B : 0) |
                    (offset & PHB_SCOM_HV_IND_ADDR_ADDR);
 
-    qtest_writeq(qts, phb_xscom_addr(PHB_SCOM_HV_IND_ADDR), ind);
+    qtest_writeq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_ADDR), ind);
+}
+
+/* 64-bit PHB registers (pnv_phb4_reg_read/write) */
+static uint64_t t_phb_readq(QTestState *qts, const PhbTarget *t, uint32_t off)
+{
+    t_phb_ind_select(qts, t, off, false);
+    return qtest_readq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA));
+}
+
+static void t_phb_writeq(QTestState *qts, const PhbTarget *t, uint32_t off,
+                         uint64_t val)
+{
+    t_phb_ind_select(qts, t, off, false);
+    qtest_writeq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA), val);
 }
 
 /*
@@ -79,39 +147,66 @@ static void phb_ind_select4(QTestState *qts, uint32_t offset)
  * 4-byte accesses and carries the little-endian config dword swapped
  * into the low 32 bits of the XSCOM data.
  */
-static uint32_t rp_config_readl(QTestState *qts, uint32_t off)
+static uint32_t t_rp_config_readl(QTestState *qts, const PhbTarget *t,
+                                  uint32_t off)
 {
     uint64_t data;
 
     g_assert_cmpuint(off & 3, ==, 0);
-    phb_ind_select4(qts, PHB_RC_CONFIG_BASE + off);
-    data = qtest_readq(qts, phb_xscom_addr(PHB_SCOM_HV_IND_DATA));
+    t_phb_ind_select(qts, t, PHB_RC_CONFIG_BASE + off, true);
+    data = qtest_readq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA));
     g_assert_cmphex(data >> 32, ==, 0);
     return bswap32((uint32_t)data);
 }
 
-static void rp_config_writel(QTestState *qts, uint32_t off, uint32_t val)
+static void t_rp_config_writel(QTestState *qts, const PhbTarget *t,
+                               uint32_t off, uint32_t val)
 {
     g_assert_cmpuint(off & 3, ==, 0);
-    phb_ind_select4(qts, PHB_RC_CONFIG_BASE + off);
-    qtest_writeq(qts, phb_xscom_addr(PHB_SCOM_HV_IND_DATA), bswap32(val));
+    t_phb_ind_select(qts, t, PHB_RC_CONFIG_BASE + off, true);
+    qtest_writeq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA), bswap32(val));
 }
 
-/* Walk the capability list to the PCI Express capability */
-static uint32_t rp_find_exp_cap(QTestState *qts)
+/* Walk the capability list to a capability; 0 if absent */
+static uint32_t t_rp_find_cap(QTestState *qts, const PhbTarget *t, uint8_t id)
 {
-    uint32_t pos = rp_config_readl(qts, PCI_CAPABILITY_LIST) & 0xfc;
+    uint32_t pos = t_rp_config_readl(qts, t, PCI_CAPABILITY_LIST) & 0xfc;
     int guard = 48;
 
     while (pos && guard--) {
-        uint32_t hdr = rp_config_readl(qts, pos);
+        uint32_t hdr = t_rp_config_readl(qts, t, pos);
 
-        if ((hdr & 0xff) == PCI_CAP_ID_EXP) {
+        if ((hdr & 0xff) == id) {
             return pos;
         }
         pos = (hdr >> 8) & 0xfc;
     }
-    g_assert_not_reached();
+    g_assert_cmpint(guard, >=, 0);              /* no loop in the list */
+    return 0;
+}
+
+static uint32_t t_rp_find_exp_cap(QTestState *qts, const PhbTarget *t)
+{
+    uint32_t pos = t_rp_find_cap(qts, t, PCI_CAP_ID_EXP);
+
+    g_assert_cmphex(pos, !=, 0);
+    return pos;
+}
+
+/* The original helpers: PHB 1 of a powernv9 */
+static uint32_t rp_config_readl(QTestState *qts, uint32_t off)
+{
+    return t_rp_config_readl(qts, &p9_phb1, off);
+}
+
+static void rp_config_writel(QTestState *qts, uint32_t off, uint32_t val)
+{
+    t_rp_config_writel(qts, &p9_phb1, off, val);
+}
+
+static uint32_t rp_find_exp_cap(QTestState *qts)
+{
+    return t_rp_find_exp_cap(qts, &p9_phb1);
 }
 
 /*
@@ -230,6 +325,805 @@ static void test_sltsta_w1c(void)
     qtest_quit(qts);
 }
 
+/* ---------------------------------------------------------------- helpers */
+
+static QTestState *pnv_start(const char *machine, const char *extra)
+{
+    return qtest_initf("-M %s -bios /dev/null %s", machine, extra ? extra : "");
+}
+
+static void rp_sltctl_write(QTestState *qts, uint32_t sltctl_off,
+                            uint16_t sltctl, uint16_t sltsta_w1c)
+{
+    /* the RC window is dword-only: SLTSTA rides along in the high half */
+    rp_config_writel(qts, sltctl_off, ((uint32_t)sltsta_w1c << 16) | sltctl);
+}
+
+static uint16_t rp_sltsta(QTestState *qts, uint32_t exp_cap)
+{
+    return rp_config_readl(qts, exp_cap + PCI_EXP_SLTCTL) >> 16;
+}
+
+static uint16_t rp_sltctl(QTestState *qts, uint32_t exp_cap)
+{
+    return rp_config_readl(qts, exp_cap + PCI_EXP_SLTCTL) & 0xffff;
+}
+
+static uint16_t rp_lnksta(QTestState *qts, uint32_t exp_cap)
+{
+    return rp_config_readl(qts, exp_cap + PCI_EXP_LNKCTL) >> 16;
+}
+
+static bool rp_dlllarc(QTestState *qts, uint32_t exp_cap)
+{
+    return rp_config_readl(qts, exp_cap + PCI_EXP_LNKCAP) &
+           PCI_EXP_LNKCAP_DLLLARC;
+}
+
+/* QMP command (no interpolation) that must succeed with an empty return */
+static void qmp_ok(QTestState *qts, const char *cmd)
+{
+    QDict *resp = qtest_qmp(qts, cmd, NULL);
+
+    g_assert(resp);
+    if (qdict_haskey(resp, "error")) {
+        g_test_message("unexpected error for %s: %s", cmd,
+                       qdict_get_str(qdict_get_qdict(resp, "error"), "desc"));
+    }
+    g_assert_false(qdict_haskey(resp, "error"));
+    g_assert_cmpuint(qdict_size(qdict_get_qdict(resp, "return")), ==, 0);
+    qobject_unref(resp);
+}
+
+/* QMP command that must fail with class @cls, @what in the description */
+static void qmp_err(QTestState *qts, const char *cmd, const char *cls,
+                    const char *what)
+{
+    QDict *resp = qtest_qmp(qts, cmd, NULL);
+    QDict *err;
+    const char *desc;
+
+    g_assert(resp);
+    g_assert_false(qdict_haskey(resp, "return"));
+    err = qdict_get_qdict(resp, "error");
+    g_assert(err);
+    desc = qdict_get_str(err, "desc");
+    g_test_message("%s -> %s", cmd, desc);
+    g_assert_cmpstr(qdict_get_str(err, "class"), ==, cls);
+    g_assert_nonnull(strstr(desc, what));
+    qobject_unref(resp);
+}
+
+static void wait_device_deleted(QTestState *qts, const char *id)
+{
+    QDict *ev = qtest_qmp_eventwait_ref(qts, "DEVICE_DELETED");
+    QDict *data = qdict_get_qdict(ev, "data");
+    g_autofree char *path = g_strconcat("/machine/peripheral/", id, NULL);
+
+    g_assert_cmpstr(qdict_get_try_str(data, "device"), ==, id);
+    g_assert_cmpstr(qdict_get_str(data, "path"), ==, path);
+    qobject_unref(ev);
+}
+
+static bool qom_path_exists(QTestState *qts, const char *path)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-list',"
+                            " 'arguments': {'path': %s}}", path);
+    bool found = qdict_haskey(resp, "return");
+
+    qobject_unref(resp);
+    return found;
+}
+
+/*
+ * Mapping the PHB's PCI MMIO space into the system address space, as
+ * skiboot does, with XSCOM only:
+ *
+ *  1. PEC nest stack MMIO BAR0 (+ mask) and the PHB's interrupt (ESB) BAR,
+ *     then PEC_NEST_STK_BAR_EN: pnv_pec_phb_update_map() maps the
+ *     "pec-0.1-phb-0-mmio0" and "-int" containers in system memory (and
+ *     the XIVE source ESB pages in the latter);
+ *  2. the PHB's M32 PCI start address and one MBT entry (IODA3 table 16,
+ *     through PHB_IODA_ADDR/DATA0) of type M32 whose CPU base lies in
+ *     MMIO BAR0: pnv_phb4_check_mbt() aliases pci_mmio[M32 start, +size)
+ *     there.
+ *
+ * Addresses are in chip 0's unused MMIO space (the skiboot layout puts PHB
+ * windows at 0x0006_00xx_xxxx_xxxx too); nothing else lives there in the
+ * powernv9 machine.
+ */
+#define P9_PHB1_MMIO0_BASE      0x0006004000000000ull
+#define P9_PHB1_MMIO0_SIZE      0x0000000040000000ull   /* 1 GiB */
+#define P9_PHB1_INT_BASE        0x0006005000000000ull   /* 2048 x 4K ESB */
+#define P9_PHB1_M32_PCI_START   0x80000000ull
+#define P9_PHB1_M32_SIZE        0x10000000ull           /* 256 MiB */
+#define MSI_RTT_BASE            0x100000ull              /* in guest RAM */
+
+static void p9_phb1_map_bars(QTestState *qts, bool mmio0, bool intr)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint64_t en = 0;
+
+    if (mmio0) {
+        qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_MMIO_BAR0),
+                     P9_PHB1_MMIO0_BASE << 8);
+        qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_MMIO_BAR0_MASK),
+                     (~(P9_PHB1_MMIO0_SIZE - 1) << 8) & PPC_BITMASK(0, 39));
+        en |= PEC_NEST_STK_BAR_EN_MMIO0;
+    }
+    if (intr) {
+        qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_INT_BAR),
+                     P9_PHB1_INT_BASE << 8);
+        en |= PEC_NEST_STK_BAR_EN_INT;
+    }
+    qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_BAR_EN), en);
+    g_assert_cmphex(qtest_readq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_BAR_EN)),
+                    ==, en);
+}
+
+static void p9_phb1_map_m32(QTestState *qts)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint64_t mbe0 = IODA3_MBT0_ENABLE | IODA3_MBT0_TYPE_M32 |
+                    (P9_PHB1_MMIO0_BASE & IODA3_MBT0_BASE_ADDR);
+    uint64_t mbe1 = IODA3_MBT1_ENABLE |
+                    (~(P9_PHB1_M32_SIZE - 1) & IODA3_MBT1_MASK);
+
+    t_phb_writeq(qts, t, PHB_M32_START_ADDR, P9_PHB1_M32_PCI_START);
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_M32_START_ADDR), ==,
+                    P9_PHB1_M32_PCI_START);
+
+    /*
+     * MBT entry 0 = table words 0 and 1, auto-increment.  Each word write
+     * copies its enable bit to the other word and re-evaluates the
+     * window, so both carry it.
+     */
+    t_phb_writeq(qts, t, PHB_IODA_ADDR, PHB_IODA_AD_AUTOINC |
+                 ((uint64_t)IODA3_TBL_MBT << 48));
+    t_phb_writeq(qts, t, PHB_IODA_DATA0, mbe0);
+    t_phb_writeq(qts, t, PHB_IODA_DATA0, mbe1);
+
+    t_phb_writeq(qts, t, PHB_IODA_ADDR, (uint64_t)IODA3_TBL_MBT << 48);
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_IODA_DATA0), ==, mbe0);
+}
+
+/* CPU address of a PCI bus address inside the M32 window */
+static uint64_t p9_phb1_m32_cpu(uint64_t pci_addr)
+{
+    g_assert_cmphex(pci_addr, >=, P9_PHB1_M32_PCI_START);
+    g_assert_cmphex(pci_addr, <, P9_PHB1_M32_PCI_START + P9_PHB1_M32_SIZE);
+    return P9_PHB1_MMIO0_BASE + (pci_addr - P9_PHB1_M32_PCI_START);
+}
+
+/* Config space below the root port: PHB_CONFIG_ADDRESS / PHB_CONFIG_DATA */
+static void phb_cfg_select(QTestState *qts, uint8_t bus, uint8_t devfn,
+                           uint32_t off)
+{
+    t_phb_writeq(qts, &p9_phb1, PHB_CONFIG_ADDRESS,
+                 PHB_CA_ENABLE | ((uint64_t)bus << 52) |
+                 ((uint64_t)devfn << 44) | ((uint64_t)(off & 0xffc) << 32));
+}
+
+static uint32_t phb_cfg_readl(QTestState *qts, uint8_t bus, uint8_t devfn,
+                              uint32_t off)
+{
+    phb_cfg_select(qts, bus, devfn, off);
+    t_phb_ind_select(qts, &p9_phb1, PHB_CONFIG_DATA, true);
+    /* no device: the PHB returns all ones in the whole 64-bit data */
+    return bswap32((uint32_t)qtest_readq(qts,
+                       t_phb_xscom_addr(&p9_phb1, PHB_SCOM_HV_IND_DATA)));
+}
+
+static void phb_cfg_writel(QTestState *qts, uint8_t bus, uint8_t devfn,
+                           uint32_t off, uint32_t val)
+{
+    phb_cfg_select(qts, bus, devfn, off);
+    t_phb_ind_select(qts, &p9_phb1, PHB_CONFIG_DATA, true);
+    qtest_writeq(qts, t_phb_xscom_addr(&p9_phb1, PHB_SCOM_HV_IND_DATA),
+                 bswap32(val));
+}
+
+/* ------------------------------------------------------------- 1: MSI */
+
+static void test_msi_capability(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t pos = rp_config_readl(qts, PCI_CAPABILITY_LIST) & 0xfc;
+    uint32_t msi_pos = 0, exp_pos = 0, hdr, flags_irq;
+    uint16_t msi_flags;
+    int guard = 48;
+
+    while (pos && guard--) {
+        hdr = rp_config_readl(qts, pos);
+        g_test_message("capability 0x%02x at 0x%02x", hdr & 0xff, pos);
+        g_assert_cmphex(pos, >=, 0x40);             /* not in the header */
+        g_assert_cmphex(hdr & 0xff, !=, PCI_CAP_ID_MSIX);
+        if ((hdr & 0xff) == PCI_CAP_ID_MSI) {
+            g_assert_cmphex(msi_pos, ==, 0);        /* exactly one */
+            msi_pos = pos;
+        } else if ((hdr & 0xff) == PCI_CAP_ID_EXP) {
+            exp_pos = pos;
+        }
+        pos = (hdr >> 8) & 0xfc;
+    }
+    g_assert_cmpint(guard, >=, 0);
+
+    g_assert_cmphex(msi_pos, ==, RP_MSI_OFFSET);
+    g_assert_cmphex(exp_pos, !=, 0);
+    /*
+     * The 64-bit MSI capability (0x0e bytes) clears the PCIe one
+     * (PCI_EXP_VER2_SIZEOF, 0x3c bytes)
+     */
+    g_assert_cmphex(exp_pos + 0x3c, <=, RP_MSI_OFFSET);
+
+    msi_flags = rp_config_readl(qts, RP_MSI_OFFSET) >> 16;
+    g_assert_cmphex(msi_flags & PCI_MSI_FLAGS_64BIT, ==, PCI_MSI_FLAGS_64BIT);
+    g_assert_cmphex(msi_flags & PCI_MSI_FLAGS_QMASK, ==, 0);     /* 1 vector */
+    g_assert_cmphex(msi_flags & PCI_MSI_FLAGS_MASKBIT, ==, 0);
+    g_assert_cmphex(msi_flags & PCI_MSI_FLAGS_ENABLE, ==, 0);    /* at reset */
+
+    /* Address (64-bit) and data are writable */
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_LO, 0xfedcba90);
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_HI, 0x10000000);
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_DATA_64, 0x1234);
+    g_assert_cmphex(rp_config_readl(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_LO),
+                    ==, 0xfedcba90);
+    g_assert_cmphex(rp_config_readl(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_HI),
+                    ==, 0x10000000);
+    g_assert_cmphex(rp_config_readl(qts, RP_MSI_OFFSET + PCI_MSI_DATA_64) &
+                    0xffff, ==, 0x1234);
+
+    /* PCIe capability's interrupt message number: vector 0, the only one */
+    flags_irq = (rp_config_readl(qts, exp_pos) >> 16) & PCI_EXP_FLAGS_IRQ;
+    g_assert_cmphex(flags_irq, ==, 0);
+
+    /* No INTx: interrupt pin 0 */
+    g_assert_cmphex((rp_config_readl(qts, PCI_INTERRUPT_LINE) >> 8) & 0xff,
+                    ==, 0);
+
+    qtest_quit(qts);
+}
+
+/*
+ * The slot's MSI end to end: root port MSI -> PHB 64-bit MSI window ->
+ * XIVE source PQ bits, read back through the PHB's ESB pages.
+ */
+#define TEST_MSI_SRC            0x15    /* data & 0x1f, address offset 0 */
+#define ESB_GET                 0x800   /* XIVE_ESB_GET (hw/ppc/xive.h) */
+#define ESB_SET_PQ_00           0xc00   /* XIVE_ESB_SET_PQ_00 */
+#define ESB_PQ_00               0
+#define ESB_PQ_10               2       /* P: event sent to the router */
+#define ESB_PQ_11               3       /* P and Q: another one queued */
+#define ESB_PQ_OFF              1       /* 01: reset state */
+
+static uint64_t esb_page(uint32_t srcno)
+{
+    return P9_PHB1_INT_BASE + ((uint64_t)srcno << 12);  /* 4K, one page */
+}
+
+static uint64_t msi_pq(QTestState *qts)
+{
+    return qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_GET);
+}
+
+/* PHB and root port set up so that the root port's MSI lands in XIVE */
+static void msi_setup(QTestState *qts)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint32_t hdr, cmd;
+
+    /*
+     * PHB side: RTT (PE lookup for MSIs; an all-zero RTT gives PE 0) and
+     * the 64-bit MSI window at 1 << 60 of every device's DMA space
+     */
+    t_phb_writeq(qts, t, PHB_RTT_BAR, PHB_RTT_BAR_ENABLE | MSI_RTT_BASE);
+    t_phb_writeq(qts, t, PHB_PHB4_CONFIG,
+                 t_phb_readq(qts, t, PHB_PHB4_CONFIG) | PHB_PHB4C_64BIT_MSI_EN);
+    p9_phb1_map_bars(qts, false, true);
+
+    /* The source starts OFF (PQ=01): arm it */
+    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC) + ESB_SET_PQ_00),
+                    ==, ESB_PQ_OFF);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+
+    /* Root port: bus master, MSI to 1 << 60 with data TEST_MSI_SRC */
+    cmd = rp_config_readl(qts, PCI_COMMAND);
+    rp_config_writel(qts, PCI_COMMAND, (cmd & 0xffff) | PCI_COMMAND_MASTER);
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_LO, 0);
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_ADDRESS_HI, 0x10000000);
+    rp_config_writel(qts, RP_MSI_OFFSET + PCI_MSI_DATA_64, TEST_MSI_SRC);
+    hdr = rp_config_readl(qts, RP_MSI_OFFSET);
+    rp_config_writel(qts, RP_MSI_OFFSET, hdr | (PCI_MSI_FLAGS_ENABLE << 16));
+    g_assert_cmphex((rp_config_readl(qts, RP_MSI_OFFSET) >> 16) &
+                    PCI_MSI_FLAGS_ENABLE, ==, PCI_MSI_FLAGS_ENABLE);
+
+    /* Nothing sent yet */
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+}
+
+/*
+ * Events raised from outside the PHB (QMP here, device_add or a surprise
+ * removal alike): one MSI per new pending event.
+ */
+static void test_msi_delivery(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint16_t sltctl;
+
+    msi_setup(qts);
+
+    /* Hot-plug interrupt + power fault events; no CC interrupts */
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
+             PCI_EXP_SLTCTL_PFDE;
+    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_CC | PCI_EXP_SLTSTA_PFD);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+
+    /* Still pending: a second fault is no new event */
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+
+    /* Acknowledge (W1C PFD and CC), then a new fault: second MSI */
+    rp_sltctl_write(qts, sltctl_off, sltctl,
+                    PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_11);
+
+    /* Other sources untouched */
+    g_assert_cmphex(qtest_readq(qts, esb_page(TEST_MSI_SRC + 1) + ESB_GET),
+                    ==, ESB_PQ_OFF);
+
+    qtest_quit(qts);
+}
+
+/*
+ * Events raised by the guest's own Slot Control write (Command Completed
+ * here; equally PDC after powering a slot off).  The write reaches the root
+ * port through a PHB register region (XSCOM here, the PHB MMIO BAR for
+ * skiboot), and the MSI it raises is a DMA write into the same PHB's msi64
+ * region.  Both regions belong to the PHB device, so QEMU's re-entrancy
+ * guard would drop the MSI ("Blocked re-entrant IO on MemoryRegion: msi64");
+ * hw/pci-host/pnv_phb4_mmio_error.c exempts the PHB's MSI windows.
+ *
+ * Once delivered, it also shows that SLTSTA.CC is write-1-to-clear although
+ * the RC window always rewrites SLTCTL (a new command) with SLTSTA: the
+ * second MSI needs CC to have gone through 0.
+ */
+static void test_msi_guest_command(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint16_t sltctl;
+    uint64_t pq;
+
+    msi_setup(qts);
+
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
+             PCI_EXP_SLTCTL_CCIE;
+    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    pq = msi_pq(qts);
+    g_assert_cmphex(pq, ==, ESB_PQ_10);
+
+    rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_11);
+
+    qtest_quit(qts);
+}
+
+/* ------------------------------------------- 2: slot control / status */
+
+static void test_slot_power_controller(void)
+{
+    QTestState *qts;
+    uint32_t exp_cap, sltctl_off;
+    uint16_t on, off;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = pnv_phb_slot_start("-device e1000e,id=nic0,bus=" TEST_BUS
+                             ",romfile=");
+    exp_cap = rp_find_exp_cap(qts);
+    sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+
+    g_assert_cmphex(rp_read_sltcap(qts) & PCI_EXP_SLTCAP_PCP, ==,
+                    PCI_EXP_SLTCAP_PCP);
+    g_test_message("SLTCTL after reset, populated slot: 0x%04x",
+                   rp_sltctl(qts, exp_cap));
+    /* cold-plugged: present, powered, no event */
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_PDS);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_PCC, ==,
+                    PCI_EXP_SLTCTL_PWR_ON);
+
+    /* Power indicator on, power on: a command, the card stays */
+    on = (rp_sltctl(qts, exp_cap) & ~(PCI_EXP_SLTCTL_PIC | PCI_EXP_SLTCTL_PCC |
+                                      SLTCTL_EVENT_ENABLES)) |
+         PCI_EXP_SLTCTL_PWR_IND_ON | PCI_EXP_SLTCTL_PWR_ON;
+    rp_sltctl_write(qts, sltctl_off, on, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, on);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_PDS | PCI_EXP_SLTSTA_CC);
+    g_assert_true(qom_path_exists(qts, "/machine/peripheral/nic0"));
+
+    /* Power off with the indicator off: QEMU detaches the card */
+    off = (on & ~PCI_EXP_SLTCTL_PIC) | PCI_EXP_SLTCTL_PWR_IND_OFF |
+          PCI_EXP_SLTCTL_PWR_OFF;
+    rp_sltctl_write(qts, sltctl_off, off, 0);
+    wait_device_deleted(qts, "nic0");
+    g_assert_false(qom_path_exists(qts, "/machine/peripheral/nic0"));
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, off);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+
+    qtest_quit(qts);
+}
+
+static void test_slot_indicators(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint32_t sltcap = rp_read_sltcap(qts);
+    uint16_t base, v;
+    static const uint16_t pic[] = { PCI_EXP_SLTCTL_PWR_IND_ON,
+                                    PCI_EXP_SLTCTL_PWR_IND_BLINK,
+                                    PCI_EXP_SLTCTL_PWR_IND_OFF };
+    static const uint16_t aic[] = { PCI_EXP_SLTCTL_ATTN_IND_BLINK,
+                                    PCI_EXP_SLTCTL_ATTN_IND_ON,
+                                    PCI_EXP_SLTCTL_ATTN_IND_OFF };
+
+    g_assert_cmphex(sltcap & (PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_AIP), ==,
+                    PCI_EXP_SLTCAP_PIP | PCI_EXP_SLTCAP_AIP);
+
+    /* Empty slot after reset: powered off, both indicators off */
+    base = rp_sltctl(qts, exp_cap);
+    g_assert_cmphex(base & PCI_EXP_SLTCTL_PIC, ==, PCI_EXP_SLTCTL_PWR_IND_OFF);
+    g_assert_cmphex(base & PCI_EXP_SLTCTL_AIC, ==, PCI_EXP_SLTCTL_ATTN_IND_OFF);
+    g_assert_cmphex(base & PCI_EXP_SLTCTL_PCC, ==, PCI_EXP_SLTCTL_PWR_OFF);
+    base &= ~(PCI_EXP_SLTCTL_PIC | PCI_EXP_SLTCTL_AIC);
+
+    for (int i = 0; i < ARRAY_SIZE(pic); i++) {
+        v = base | pic[i] | aic[i];
+        rp_sltctl_write(qts, sltctl_off, v, 0);
+        g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, v);
+    }
+    /* EIC reads 0 (and the slot has no interlock: EIS stays 0) */
+    rp_sltctl_write(qts, sltctl_off, v | PCI_EXP_SLTCTL_EIC, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_EIC, ==, 0);
+
+    qtest_quit(qts);
+}
+
+/*
+ * Command Completed.  SLTCAP.NCCS is clear, so every SLTCTL write sets CC.
+ * Through the dword-only RC window a write to SLTSTA always rewrites
+ * SLTCTL too, i.e. issues a command, so CC reads back set right after
+ * being cleared.  W1C of CC itself is observable through the MSI a second
+ * CC event sends (test_msi_guest_command).  Here: CC sets on an SLTCTL
+ * write, stays set (a read-only write of status changes nothing), and the
+ * W1C write completes as a command again.
+ */
+static void test_slot_command_completed(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    uint16_t sltctl = rp_sltctl(qts, exp_cap);
+
+    g_assert_cmphex(rp_read_sltcap(qts) & PCI_EXP_SLTCAP_NCCS, ==, 0);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    g_assert_cmphex(sltctl & SLTCTL_EVENT_ENABLES, ==, 0);
+
+    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+
+    rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+
+    qtest_quit(qts);
+}
+
+/*
+ * SLTCTL.DLLSCE is only meaningful (and writable) on a port with Data Link
+ * Layer Link Active Reporting (LNKCAP.DLLLARC); SLTCTL.PFDE on a slot with
+ * a power controller (SLTCAP.PCP), both per PCIe r6 7.5.3.10.
+ * pcie_slot_fault_init() makes them writable on those conditions.
+ */
+static void check_dllsce_pfde(const char *extra)
+{
+    QTestState *qts = pnv_phb_slot_start(extra);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    bool dlllarc = rp_dlllarc(qts, exp_cap);
+    uint16_t sltctl = rp_sltctl(qts, exp_cap);
+
+    g_test_message("%s: LNKCAP.DLLLARC=%d", extra ? extra : "default", dlllarc);
+    g_assert_cmphex(sltctl & (PCI_EXP_SLTCTL_DLLSCE | PCI_EXP_SLTCTL_PFDE),
+                    ==, 0);                         /* reset value */
+
+    rp_sltctl_write(qts, sltctl_off, sltctl | PCI_EXP_SLTCTL_DLLSCE, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_DLLSCE, ==,
+                    dlllarc ? PCI_EXP_SLTCTL_DLLSCE : 0);
+
+    rp_sltctl_write(qts, sltctl_off, sltctl | PCI_EXP_SLTCTL_PFDE, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_PFDE, ==,
+                    PCI_EXP_SLTCTL_PFDE);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap) & PCI_EXP_SLTCTL_DLLSCE, ==, 0);
+
+    qtest_quit(qts);
+}
+
+static void test_slot_dllsce_pfde(void)
+{
+    check_dllsce_pfde(NULL);
+}
+
+static void test_slot_dllsce_pfde_surprise(void)
+{
+    check_dllsce_pfde("-global pnv-phb-root-port.surprise-pluggable=on");
+}
+
+/* ------------------------------------------------- 3: surprise removal */
+
+static void test_surprise_remove(void)
+{
+    QTestState *qts;
+    uint32_t exp_cap, sltctl_off;
+    uint16_t dllsc, sltctl;
+    bool dlllarc;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = pnv_phb_slot_start("-global pnv-phb-root-port.surprise-pluggable=on"
+                             " -device e1000e,id=nic1,bus=" TEST_BUS
+                             ",romfile=");
+    exp_cap = rp_find_exp_cap(qts);
+    sltctl_off = exp_cap + PCI_EXP_SLTCTL;
+    dlllarc = rp_dlllarc(qts, exp_cap);
+    /* Data Link Layer State Changed is reported only with DLLLARC */
+    dllsc = dlllarc ? PCI_EXP_SLTSTA_DLLSC : 0;
+    g_test_message("LNKCAP.DLLLARC=%d", dlllarc);
+
+    g_assert_cmphex(rp_read_sltcap(qts) & PCI_EXP_SLTCAP_HPS, ==,
+                    PCI_EXP_SLTCAP_HPS);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_PDS);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+
+    qmp_err(qts, "{'execute': 'x-pcie-surprise-remove',"
+                 " 'arguments': {'id': 'no-such-nic'}}",
+            "DeviceNotFound", "no-such-nic");
+
+    qmp_ok(qts, "{'execute': 'x-pcie-surprise-remove',"
+                " 'arguments': {'id': 'nic1'}}");
+    wait_device_deleted(qts, "nic1");
+    g_assert_false(qom_path_exists(qts, "/machine/peripheral/nic1"));
+
+    /* Not the attention button: PDC (+ DLLSC), no ABP, PDS clear */
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_PDC | dllsc);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+
+    /* Link down, then up, addressed by the secondary bus name */
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': false}}");
+    qmp_err(qts, "{'execute': 'x-pcie-link-set',"
+                 " 'arguments': {'port': '" TEST_BUS "', 'up': false}}",
+            "GenericError", "already down");
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': true}}");
+    /* empty slot: the link has nothing to train with */
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+    qmp_err(qts, "{'execute': 'x-pcie-link-set',"
+                 " 'arguments': {'port': '" TEST_BUS "', 'up': true}}",
+            "GenericError", "already up");
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_PDC | dllsc);
+
+    /* Power fault */
+    qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
+                " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_PFD | dllsc);
+
+    /* PFD, PDC and DLLSC are write-1-to-clear (the write adds CC) */
+    sltctl = rp_sltctl(qts, exp_cap);
+    g_assert_cmphex(sltctl & SLTCTL_EVENT_ENABLES, ==, 0);
+    rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_PFD);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==,
+                    PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_CC | dllsc);
+    rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_PDC | dllsc);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+
+    qtest_quit(qts);
+}
+
+/* ------------------------------------------ 4: MMIO nobody claims */
+
+#define E1000E_VENDOR_DEVICE    0x10d38086u
+#define E1000E_RDBAH0           0x2804          /* plain RW register */
+
+static void test_mmio_unclaimed(void)
+{
+    QTestState *qts;
+    uint64_t unclaimed = p9_phb1_m32_cpu(P9_PHB1_M32_PCI_START + 0x08000000);
+    uint64_t bar = p9_phb1_m32_cpu(P9_PHB1_M32_PCI_START);
+    g_autofree char *mtree = NULL, *range = NULL, *nodev = NULL;
+    const char *mmio, *end;
+    uint32_t cmd, exp_cap;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = pnv_phb_slot_start("-device e1000e,id=nic1,bus=" TEST_BUS
+                             ",romfile=");
+
+    /* Before the window is mapped, nothing is there */
+    g_assert_cmphex(qtest_readl(qts, unclaimed), ==, 0);
+
+    p9_phb1_map_bars(qts, true, false);
+    p9_phb1_map_m32(qts);
+
+    /*
+     * The background region, below every BAR of the PHB's PCI space:
+     *   memory-region: phb4-0.1-pci-mmio
+     *     0000000000000000-0fffffffffffffff (prio 0, i/o): phb4-0.1-pci-mmio
+     *       ...BARs and bridge windows, prio >= 0...
+     *       0000000000000000-0fffffffffffffff (prio -1, i/o):
+     *                                              phb4-mmio-no-device
+     */
+    mtree = qtest_hmp(qts, "info mtree");
+    mmio = strstr(mtree, "memory-region: phb4-0.1-pci-mmio\r\n  ");
+    g_assert_nonnull(mmio);
+    mmio += strlen("memory-region: phb4-0.1-pci-mmio\r\n  ");
+    end = strstr(mmio, "\r\n\r\n");
+    g_assert_nonnull(end);
+    g_assert_true(g_str_has_prefix(mmio + 33,
+                                   " (prio 0, i/o): phb4-0.1-pci-mmio\r\n"));
+    /* same range as its container */
+    range = g_strndup(mmio, 33);
+    nodev = g_strdup_printf("    %s (prio -1, i/o): phb4-mmio-no-device\r\n",
+                            range);
+    g_assert_nonnull(g_strstr_len(mmio, end + 2 - mmio, nodev));
+    g_test_message("found: %s (prio -1): phb4-mmio-no-device", range);
+
+    /* No device decodes these: all ones for every size, stores dropped */
+    g_assert_cmphex(qtest_readb(qts, unclaimed), ==, 0xff);
+    g_assert_cmphex(qtest_readw(qts, unclaimed), ==, 0xffff);
+    g_assert_cmphex(qtest_readl(qts, unclaimed), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readq(qts, unclaimed), ==, UINT64_MAX);
+    qtest_writel(qts, unclaimed, 0x12345678);
+    g_assert_cmphex(qtest_readl(qts, unclaimed), ==, 0xffffffff);
+    /* nor the not yet assigned BAR address */
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+
+    /* Give the e1000e its BAR 0 at the start of the window */
+    rp_config_writel(qts, PCI_PRIMARY_BUS,
+                     (rp_config_readl(qts, PCI_PRIMARY_BUS) & 0xff000000) |
+                     (1 << 16) | (1 << 8));
+    cmd = rp_config_readl(qts, PCI_COMMAND) & 0xffff;
+    rp_config_writel(qts, PCI_COMMAND,
+                     cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
+                    E1000E_VENDOR_DEVICE);
+    phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+
+    /* Its register answers (little-endian device, big-endian qtest CPU) */
+    qtest_writel(qts, bar + E1000E_RDBAH0, bswap32(0x5a5a1234));
+    g_assert_cmphex(bswap32(qtest_readl(qts, bar + E1000E_RDBAH0)), ==,
+                    0x5a5a1234);
+    /* and the rest of the window still reads all ones */
+    g_assert_cmphex(qtest_readl(qts, unclaimed), ==, 0xffffffff);
+
+    /*
+     * Link down: the card stops answering, to config and to its BAR.
+     * Link up: it answers again, from reset (BAR 0 unassigned, registers
+     * at their reset values).
+     */
+    exp_cap = rp_find_exp_cap(qts);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': false}}");
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': true}}");
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
+                    E1000E_VENDOR_DEVICE);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_BASE_ADDRESS_0) &
+                    PCI_BASE_ADDRESS_MEM_MASK, ==, 0);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+    phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0);
+
+    /* The card goes: its BAR reads all ones, like config space */
+    qmp_ok(qts, "{'execute': 'x-pcie-surprise-remove',"
+                " 'arguments': {'id': 'nic1'}}");
+    g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readq(qts, bar), ==, UINT64_MAX);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
+    wait_device_deleted(qts, "nic1");
+
+    qtest_quit(qts);
+}
+
+/* ------------------------------------------------- 5: powernv10 / PHB5 */
+
+static void test_phb5_sltcap_default(void)
+{
+    QTestState *qts = pnv_start("powernv10", NULL);
+    const PhbTarget *t = &p10_phb1;
+    uint32_t ids, exp_cap, sltcap, msi;
+
+    /* We talk to a PHB5 */
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_VERSION), ==, PHB5_VERSION);
+
+    ids = t_rp_config_readl(qts, t, PCI_VENDOR_ID);
+    g_assert_cmphex(ids & 0xffff, ==, PHB4_VENDOR_ID);
+    g_assert_cmphex(ids >> 16, ==, PHB5_RP_DEVICE_ID);
+
+    exp_cap = t_rp_find_exp_cap(qts, t);
+    g_assert_cmphex((t_rp_config_readl(qts, t, exp_cap) >> 16) &
+                    PCI_EXP_FLAGS_SLOT, ==, PCI_EXP_FLAGS_SLOT);
+    sltcap = t_rp_config_readl(qts, t, exp_cap + PCI_EXP_SLTCAP);
+    g_assert_cmpuint((sltcap & PCI_EXP_SLTCAP_PSN) >> 19, ==, TEST_PHB_ID);
+    g_assert_cmphex(sltcap & PCI_EXP_SLTCAP_HPC, ==, PCI_EXP_SLTCAP_HPC);
+    g_assert_cmphex(sltcap & PCI_EXP_SLTCAP_PCP, ==, PCI_EXP_SLTCAP_PCP);
+    g_assert_cmphex(sltcap & PCI_EXP_SLTCAP_HPS, ==, 0);
+
+    /* Same root port model: the MSI capability too */
+    msi = t_rp_find_cap(qts, t, PCI_CAP_ID_MSI);
+    g_assert_cmphex(msi, ==, RP_MSI_OFFSET);
+
+    qtest_quit(qts);
+}
+
+static void test_phb5_sltcap_surprise(void)
+{
+    QTestState *qts = pnv_start("powernv10", "-global "
+                                "pnv-phb-root-port.surprise-pluggable=on");
+    const PhbTarget *t = &p10_phb1;
+    uint32_t exp_cap = t_rp_find_exp_cap(qts, t);
+    uint32_t sltcap = t_rp_config_readl(qts, t, exp_cap + PCI_EXP_SLTCAP);
+
+    g_assert_cmpuint((sltcap & PCI_EXP_SLTCAP_PSN) >> 19, ==, TEST_PHB_ID);
+    g_assert_cmphex(sltcap & (PCI_EXP_SLTCAP_HPC | PCI_EXP_SLTCAP_PCP |
+                              PCI_EXP_SLTCAP_HPS), ==,
+                    PCI_EXP_SLTCAP_HPC | PCI_EXP_SLTCAP_PCP |
+                    PCI_EXP_SLTCAP_HPS);
+
+    qtest_quit(qts);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -240,6 +1134,30 @@ int main(int argc, char **argv)
         g_test_add_func("/pnv-phb-slot/sltcap/surprise-pluggable",
                         test_sltcap_surprise);
         g_test_add_func("/pnv-phb-slot/sltsta/hotplug-w1c", test_sltsta_w1c);
+        g_test_add_func("/pnv-phb-slot/msi/capability", test_msi_capability);
+        g_test_add_func("/pnv-phb-slot/msi/delivery", test_msi_delivery);
+        g_test_add_func("/pnv-phb-slot/msi/guest-command",
+                        test_msi_guest_command);
+        g_test_add_func("/pnv-phb-slot/sltctl/power-controller",
+                        test_slot_power_controller);
+        g_test_add_func("/pnv-phb-slot/sltctl/indicators",
+                        test_slot_indicators);
+        g_test_add_func("/pnv-phb-slot/sltctl/command-completed",
+                        test_slot_command_completed);
+        g_test_add_func("/pnv-phb-slot/sltctl/dllsce-pfde/default",
+                        test_slot_dllsce_pfde);
+        g_test_add_func("/pnv-phb-slot/sltctl/dllsce-pfde/surprise-pluggable",
+                        test_slot_dllsce_pfde_surprise);
+        g_test_add_func("/pnv-phb-slot/fault/surprise-remove",
+                        test_surprise_remove);
+        g_test_add_func("/pnv-phb-slot/mmio/unclaimed-all-ones",
+                        test_mmio_unclaimed);
+    }
+    if (qtest_has_machine("powernv10")) {
+        g_test_add_func("/pnv-phb-slot/phb5/sltcap/default",
+                        test_phb5_sltcap_default);
+        g_test_add_func("/pnv-phb-slot/phb5/sltcap/surprise-pluggable",
+                        test_phb5_sltcap_surprise);
     }
 
     return g_test_run();

@@ -18,6 +18,7 @@ bool pcie_slot_fault_event_pending(PCIDevice *port, uint16_t sltctl,
                                    uint16_t sltsta);
 bool pcie_slot_fault_link_is_down(PCIDevice *port);
 bool pcie_slot_fault_gate_power(PCIDevice *port, bool power);
+void pcie_slot_fault_dllla_changed(PCIDevice *port);
 void pcie_slot_fault_forget(PCIDevice *port);
 /* Exported by the hook from pcie.c: re-evaluate and signal slot events. */
 void pcie_cap_slot_fault_notify(PCIDevice *port);

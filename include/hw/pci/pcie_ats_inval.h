@@ -1,0 +1,35 @@
+/*
+ * plugfault: the endpoint side of ATS invalidation (Invalidate Request /
+ * Invalidate Completion messages) with fault injection (x-ats-inject)
+ *
+ * Copyright (c) 2026 plugfault developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_PCI_PCIE_ATS_INVAL_H
+#define HW_PCI_PCIE_ATS_INVAL_H
+
+#include "hw/pci/pci.h"
+
+/* Latency of an endpoint's Invalidate Completion in mode "respond". */
+#define PCIE_ATS_INVAL_LATENCY_NS   2000
+
+/*
+ * Called (from the main loop, BQL held) when the endpoint @sid answers
+ * with Invalidate Tag @itag.  @itag may be wrong (fault injection).
+ */
+typedef void PCIeATSInvalDone(void *opaque, uint16_t sid, uint8_t itag);
+
+/*
+ * Send an ATS Invalidate Request with tag @itag to the endpoint with
+ * requester id @sid below @root (the IOMMU's root bus).  @done is called
+ * later if the endpoint answers, never if it cannot or does not.
+ */
+void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
+                         PCIeATSInvalDone *done, void *opaque);
+
+/* Forget every answer still in flight to @opaque (its requests timed out). */
+void pcie_ats_inval_cancel(void *opaque);
+
+#endif
