@@ -26,6 +26,7 @@
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/pci/pcie_slot_fault.h"
+#include "hw/pci/live-translations-check.h"
 #include "hw/qdev-core.h"
 #include "migration/blocker.h"
 #include "qom/object.h"
@@ -97,6 +98,7 @@ void pcie_slot_fault_init(PCIDevice *port)
         pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
                                      PCI_EXP_SLTSTA_PFD);
     }
+    live_xlate_slot_init(port);
 }
 
 static void link_down_forget(PCIDevice *port)
@@ -110,6 +112,7 @@ static void link_down_forget(PCIDevice *port)
 void pcie_slot_fault_forget(PCIDevice *port)
 {
     link_down_forget(port);
+    live_xlate_slot_forget(port);
 }
 
 void pcie_slot_fault_reset(PCIDevice *port)
@@ -157,6 +160,8 @@ void pcie_slot_fault_dllla_changed(PCIDevice *port)
 
 bool pcie_slot_fault_gate_power(PCIDevice *port, bool power)
 {
+    /* a power-off refused by the live-translation check keeps power */
+    power = live_xlate_gate_power(port, power);
     if (!pcie_slot_fault_link_is_down(port)) {
         return power;
     }
@@ -346,6 +351,10 @@ void qmp_x_pcie_surprise_remove(const char *id, Error **errp)
     }
     if (!pcie_slot_fault_port_check(bus->parent_dev, errp)) {
         error_prepend(errp, "cannot surprise-remove '%s': ", id);
+        return;
+    }
+    if (!live_xlate_slot_removal_allowed(bus->parent_dev, "surprise removal",
+                                         errp)) {
         return;
     }
     pcie_slot_fault_surprise_remove(bus->parent_dev);

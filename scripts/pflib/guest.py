@@ -259,8 +259,9 @@ def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
                     files: Optional[dict] = None) -> bytes:
     paths, builtin = resolve_modules(kernel.modules, modules)
     c = Newc()
-    for d in ("bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
-              "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"):
+    made = {"bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
+            "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"}
+    for d in sorted(made):
         c.dir(d)
     c.file("bin/busybox", busybox.read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
@@ -274,6 +275,12 @@ def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
     for i, (name, text) in enumerate(sorted((setup_scripts or {}).items())):
         c.file(f"etc/plugfault/setup.d/{i:02d}-{name}", text.encode())
     for name, data in sorted((files or {}).items()):
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in made:
+                c.dir(d)
+                made.add(d)
         c.file(name, data, 0o755)
     img = c.finish()
     if extra_initrd:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import guest as guestmod
+from . import testmod
 from .scenario import Scenario, ScenarioError, Step, substitute
 
 PASS, FAIL, SETUP = 0, 1, 2
@@ -173,9 +174,18 @@ class Run:
             if k.arch != arch:
                 raise SetupFailed(f"kernel {k.name} is {k.arch}, scenario needs {arch}")
             bb = guestmod.fetch_busybox(arch, self.opts.repo)
+            files = {}
+            for m in self.sc.test_modules:
+                if self.opts.kernel:
+                    raise SetupFailed(f"test module {m} is built for {self.sc.kernel}, "
+                                      f"not for --kernel")
+                files[f"lib/modules/plugfault-test/{m}.ko"] = \
+                    testmod.build(m, self.sc.kernel, self.opts.repo)
             img = guestmod.build_initramfs(k, bb, self.sc.modules, self.sc.setup,
-                                           self.opts.initrd)
+                                           self.opts.initrd, files=files)
         except guestmod.GuestError as e:
+            raise SetupFailed(str(e))
+        except testmod.TestModError as e:
             raise SetupFailed(str(e))
         initrd = self.rundir / "initramfs.cpio"
         initrd.write_bytes(img)
@@ -321,7 +331,8 @@ class Run:
         if st.error is not None:
             raise StepFailed(f"QMP {name} succeeded, expected an error /{st.error}/")
         want = substitute(st.expect, self.variables)
-        if want and not _subset(want, ret):
+        # an empty list is an expectation too ("returns nothing"); {} is none
+        if (want or isinstance(want, list)) and not _subset(want, ret):
             raise StepFailed(f"QMP {name} returned {json.dumps(ret)[:200]}, "
                              f"expected {json.dumps(want)}")
         return json.dumps(ret)[:100]

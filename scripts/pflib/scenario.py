@@ -56,6 +56,7 @@ class Scenario:
     setup: Dict[str, str]           # guest setup scripts run by /init
     steps: List[Step]
     report: Dict[str, Any] = field(default_factory=dict)   # soak reporting
+    test_modules: List[str] = field(default_factory=list)  # tests/guest-modules
 
 
 _STEP_KEYS = {"timeout", "args", "data", "expect", "error", "rc", "output",
@@ -119,7 +120,8 @@ def load(path: Path) -> Scenario:
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ScenarioError(f"{path}: {e}")
     known = {"description", "arch", "machine", "kernel", "append", "modules", "qemu",
-             "timeout", "default", "fail_patterns", "setup", "step", "group", "report"}
+             "timeout", "default", "fail_patterns", "setup", "step", "group", "report",
+             "test_modules"}
     unknown = set(raw) - known
     if unknown:
         raise ScenarioError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -144,7 +146,8 @@ def load(path: Path) -> Scenario:
                     append=raw.get("append", ""), modules=list(raw.get("modules", [])),
                     qemu=[str(a) for a in raw.get("qemu", [])],
                     timeout=float(raw.get("timeout", 600)), default=bool(raw.get("default", False)),
-                    fail_patterns=list(fp), setup=dict(raw.get("setup", {})), steps=steps)
+                    fail_patterns=list(fp), setup=dict(raw.get("setup", {})), steps=steps,
+                    test_modules=[str(m) for m in raw.get("test_modules", [])])
 
 
 def find(scenario_dir: Path, name: str) -> Path:

@@ -8,7 +8,7 @@ import textwrap
 import unittest
 from pathlib import Path
 
-from pflib import assemble, guest, scenario
+from pflib import assemble, guest, modpost_lite, scenario
 from pflib.runner import _subset
 
 
@@ -50,6 +50,16 @@ class ScenarioFiles(unittest.TestCase):
         self.assertEqual(sc.steps[0].kind, "repeat")
         self.assertEqual(sc.steps[0].value, 3)
         self.assertEqual([s.kind for s in sc.steps[0].steps], ["qmp", "event"])
+
+    def test_test_modules_and_empty_list_expect(self):
+        sc = self.load('''
+            test_modules = ["lt_flush"]
+            [[step]]
+            qmp = "x-query-live-translations"
+            expect = []
+        ''')
+        self.assertEqual(sc.test_modules, ["lt_flush"])
+        self.assertEqual(sc.steps[0].expect, [])
 
     def test_step_needs_exactly_one_kind(self):
         with self.assertRaisesRegex(scenario.ScenarioError, "exactly one of"):
@@ -93,6 +103,21 @@ class Subset(unittest.TestCase):
         self.assertFalse(_subset({"a": 2}, {"a": 1}))
         self.assertTrue(_subset({"p": "re:^/machine/.*nic1$"}, {"p": "/machine/peripheral/nic1"}))
         self.assertFalse(_subset({"a": {"b": 1}}, {"a": 1}))
+        self.assertTrue(_subset([], []))
+        self.assertFalse(_subset([], [{"a": 1}]))
+
+
+class ModpostLite(unittest.TestCase):
+    def test_args_and_symvers(self):
+        out, inputs, order = modpost_lite.parse_args(
+            ["-M", "-m", "-E", "-o", "Module.symvers", "-T", "-", "-i", "k.symvers",
+             "-e", "-i", "x.symvers", "-u", "whitelist"])
+        self.assertEqual((out, inputs, order), ("Module.symvers", ["k.symvers", "x.symvers"], "-"))
+        with tempfile.TemporaryDirectory() as t:
+            p = Path(t) / "Module.symvers"
+            p.write_text("0xc22a3091\tvm_unmap_aliases\tvmlinux\tEXPORT_SYMBOL_GPL\t\n")
+            self.assertEqual(modpost_lite.read_symvers([p]),
+                             {"vm_unmap_aliases": (0xc22a3091, "vmlinux", "EXPORT_SYMBOL_GPL")})
 
 
 class Initramfs(unittest.TestCase):
