@@ -23,7 +23,15 @@ def cmd_firmware(args):
     root = debfetch.fetch_firmware(debfetch.read_pins(REPO))
     dest = Path(args.datadir)
     dest.mkdir(parents=True, exist_ok=True)
-    for name, path in sorted(debfetch.firmware_paths(root).items()):
+    files = debfetch.firmware_paths(root)
+    # Data files that ship in the base source but in no Debian firmware
+    # package: the PowerNV machine's PNOR flash image (skiboot reads its
+    # NVRAM and resources from it).
+    for name in ("pnv-pnor.bin",):
+        src = REPO / "build" / "tree" / "pc-bios" / name
+        if src.exists():
+            files[name] = src.resolve()
+    for name, path in sorted(files.items()):
         link = dest / name
         if link.is_symlink() and link.resolve() == path:
             continue
