@@ -8,6 +8,8 @@ Guest commands run in the initramfs shell on the console: each is wrapped in
 unique begin/end markers, so its output and exit status are exact.
 """
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -85,6 +87,48 @@ class Console:
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
                     return None
+                self.cond.wait(min(left, 1.0))
+
+    # A kernel console message: printk's "[ seconds.micros] text" or OPAL's
+    # "[ seconds.nanos,level] text".  It is always a whole line, but the
+    # kernel may splice it into the middle of a line the shell is writing.
+    KMSG = re.compile(r"\[\s*\d+\.\d+(?:,\d)?\] [^\n]*\n")
+
+    def shell_view(self, start: int):
+        """The console from `start` with kernel messages cut out (which also
+        re-joins any shell line they split), and a function mapping positions
+        in that view back to positions in the console."""
+        raw = self.buf[start:]
+        pieces, cuts, pos, removed = [], [], 0, 0
+        for m in self.KMSG.finditer(raw):
+            pieces.append(raw[pos:m.start()])
+            cuts.append((m.start() - removed, removed + m.end() - m.start()))
+            removed += m.end() - m.start()
+            pos = m.end()
+        pieces.append(raw[pos:])
+
+        def to_raw(cpos):
+            extra = 0
+            for cstart, total in cuts:
+                if cstart > cpos:
+                    break
+                extra = total
+            return start + cpos + extra
+        return "".join(pieces), to_raw
+
+    def wait_shell(self, rx: str, start: int, timeout: float):
+        """Like wait(), on the shell view; returns (match, to_raw) or (None, None)."""
+        pat = re.compile(rx, re.M)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                view, to_raw = self.shell_view(start)
+                m = pat.search(view)
+                if m:
+                    return m, to_raw
+                left = deadline - time.monotonic()
+                if left <= 0 or self.closed:
+                    return None, None
                 self.cond.wait(min(left, 1.0))
 
     def close(self):
@@ -256,20 +300,24 @@ class Run:
         self.seq += 1
         n = self.seq
         # The command runs in a subshell with its output captured, then
-        # replayed with a per-line prefix: kernel messages share the console
-        # and must not count as the command's output.  Separate lines, not
-        # ';': a command may end in '&'.
+        # replayed base64-encoded with a per-line prefix.  Kernel messages
+        # share the console and may land in the middle of a replayed line;
+        # they are cut out of the shell's view (Console.shell_view), which
+        # base64 makes unambiguous: command output can look like dmesg,
+        # base64 cannot.  Separate lines, not ';': a command may end in '&'.
         # The markers are assembled by the shell ("@@pf-""begin"), so an
         # echoed input line can never be mistaken for them.
         line = (f"echo \"@@pf-\"\"begin-{n}@@\"\n( {cmd}\n) > /tmp/.pf-out 2>&1\n"
-                f"pf_rc=$?; sed 's/^/@@o /' /tmp/.pf-out; echo \"@@pf-\"\"rc-$pf_rc-{n}@@\"\n")
+                f"pf_rc=$?; base64 /tmp/.pf-out | sed 's/^/@@o /'; "
+                f"echo \"@@pf-\"\"rc-$pf_rc-{n}@@\"\n")
         self.console.log.write(f"\n# plugfault> {cmd}\n")
         try:
             self.proc.stdin.write(line.encode())
             self.proc.stdin.flush()
         except BrokenPipeError:
             raise StepFailed("QEMU's console is closed")
-        begin = self.console.wait(rf"@@pf-begin-{n}@@$", self.cursor, self.bounded(timeout))
+        begin, to_raw = self.console.wait_shell(rf"@@pf-begin-{n}@@$", self.cursor,
+                                                self.bounded(timeout))
         if not begin and hang:
             # locked up so hard that the shell does not even start the
             # command: it certainly did not finish.  Later console steps
@@ -280,8 +328,9 @@ class Run:
         if not begin:
             self.check_health()
             raise StepFailed(f"guest shell did not start '{cmd}' within {timeout:.0f}s")
-        end = self.console.wait(rf"^(.*?)@@pf-rc-(\d+)-{n}@@$", begin.end(),
-                                self.bounded(timeout))
+        body = to_raw(begin.end())
+        end, to_raw = self.console.wait_shell(rf"^(.*?)@@pf-rc-(\d+)-{n}@@$", body,
+                                              self.bounded(timeout))
         if hang:
             if end:
                 raise StepFailed(f"guest command '{cmd}' finished (rc {end.group(2)}) "
@@ -291,10 +340,15 @@ class Run:
         if not end:
             self.check_health()
             raise StepFailed(f"guest command '{cmd}' did not finish within {timeout:.0f}s")
-        raw = self.console.buf[begin.end():end.start()] + end.group(1)
-        output = "\n".join(l[4:] for l in raw.split("\n") if l.startswith("@@o "))
-        self.cursor = end.end()
-        return int(end.group(2)), output
+        view, _ = self.console.shell_view(body)
+        text = view[:end.start()] + end.group(1)
+        b64 = "".join(l[4:].strip() for l in text.split("\n") if l.startswith("@@o "))
+        try:
+            output = base64.b64decode(b64, validate=True).decode("utf-8", "replace")
+        except binascii.Error:
+            raise StepFailed(f"guest command '{cmd}': its replayed output is garbled")
+        self.cursor = to_raw(end.end())
+        return int(end.group(2)), output.rstrip("\n")
 
     def do_guest(self, st: Step):
         cmd = substitute(st.value, self.variables)

@@ -120,6 +120,20 @@ class ModpostLite(unittest.TestCase):
                              {"vm_unmap_aliases": (0xc22a3091, "vmlinux", "EXPORT_SYMBOL_GPL")})
 
 
+class ShellView(unittest.TestCase):
+    def test_kernel_messages_spliced_into_shell_lines_are_cut(self):
+        from pflib.runner import Console
+        c = Console.__new__(Console)
+        c.buf = ("boot\n@@pf-begin-3@@\n@@o Ymlu"
+                 "[    5.713625] e1000e 0001:01:00.0 eth0: NIC Link is Down\n"
+                 "ZAo=\n[    8.119345618,0] OPAL: msg\n@@pf-rc-0-3@@\nafter\n")
+        view, to_raw = c.shell_view(5)
+        self.assertEqual(view, "@@pf-begin-3@@\n@@o YmluZAo=\n@@pf-rc-0-3@@\nafter\n")
+        end = view.index("@@pf-rc-0-3@@") + len("@@pf-rc-0-3@@")
+        self.assertEqual(c.buf[to_raw(end):], "\nafter\n")
+        self.assertEqual(c.buf[to_raw(0):to_raw(0) + 5], "@@pf-")
+
+
 class Initramfs(unittest.TestCase):
     def test_newc_layout(self):
         c = guest.Newc()
