@@ -408,7 +408,8 @@ static bool qi_fetch(IntelIOMMUState *s, QIFetch *f, VTDInvDesc *d)
     unsigned idx = (uint16_t)(s->iq_head - f->first);
     unsigned i;
 
-    if (!f->n || s->iq_head < f->first || idx >= f->n) {
+    /* idx wraps to a large value when the head is before the batch */
+    if (!f->n || idx >= f->n) {
         unsigned n = (s->iq_tail > s->iq_head ? s->iq_tail : s->iq_size) -
                      s->iq_head;
 
@@ -433,12 +434,31 @@ static bool qi_fetch(IntelIOMMUState *s, QIFetch *f, VTDInvDesc *d)
     return true;
 }
 
+/*
+ * A (PASID) device-TLB invalidation: wait for room in the endpoint's
+ * invalidate queue, let the base check and process it, send it.
+ */
+static QIStep qi_devtlb(IntelIOMMUState *s, VTDInvDesc *d, uint8_t type,
+                        uint16_t sid, unsigned qdep)
+{
+    if (qi_queue_full(s, sid, qdep)) {
+        trace_vtd_qi_stall(s->iq_head, "invalidate queue depth");
+        return QI_STALL;
+    }
+    if (!vtd_qi_base_process(s, d)) {
+        qi_iqe(s, VTD_IQEI_RESERVED);
+        return QI_ERROR;
+    }
+    qi_send(s, d, type, sid);
+    return QI_DONE;
+}
+
 static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
 {
     VTDQIEngine *e = &s->qi;
     VTDInvDesc d;
     uint8_t type;
-    uint16_t sid;
+    QIStep ret;
 
     if (!qi_fetch(s, f, &d)) {
         qi_iqe(s, VTD_IQEI_FETCH);
@@ -463,16 +483,11 @@ static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
             qi_iqe(s, VTD_IQEI_BAD_TYPE);
             return QI_ERROR;
         }
-        sid = VTD_INV_DESC_DEVICE_IOTLB_SID(d.lo);
-        if (qi_queue_full(s, sid, (d.lo >> 16) & 0x1f)) {
-            trace_vtd_qi_stall(s->iq_head, "invalidate queue depth");
-            return QI_STALL;
+        ret = qi_devtlb(s, &d, type, VTD_INV_DESC_DEVICE_IOTLB_SID(d.lo),
+                        (d.lo >> 16) & 0x1f);
+        if (ret != QI_DONE) {
+            return ret;
         }
-        if (!vtd_qi_base_process(s, &d)) {
-            qi_iqe(s, VTD_IQEI_RESERVED);
-            return QI_ERROR;
-        }
-        qi_send(s, &d, type, sid);
         break;
 
     case VTD_INV_DESC_PIOTLB:
@@ -491,18 +506,15 @@ static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
             break;              /* the base keeps no PASID cache */
         }
         if (type == VTD_INV_DESC_DEV_PIOTLB) {
-            sid = VTD_INV_DESC_PASID_DEVICE_IOTLB_SID(d.lo);
-            if (qi_queue_full(s, sid, (d.lo >> 4) & 0x1f)) {
-                trace_vtd_qi_stall(s->iq_head, "invalidate queue depth");
-                return QI_STALL;
+            ret = qi_devtlb(s, &d, type,
+                            VTD_INV_DESC_PASID_DEVICE_IOTLB_SID(d.lo),
+                            (d.lo >> 4) & 0x1f);
+            if (ret != QI_DONE) {
+                return ret;
             }
-        }
-        if (!vtd_qi_base_process(s, &d)) {
+        } else if (!vtd_qi_base_process(s, &d)) {
             qi_iqe(s, VTD_IQEI_RESERVED);
             return QI_ERROR;
-        }
-        if (type == VTD_INV_DESC_DEV_PIOTLB) {
-            qi_send(s, &d, type, sid);
         }
         break;
 

@@ -71,33 +71,27 @@ static void set_dllla(PCIDevice *port, bool active)
  * port's capabilities allow them.  Idempotent: models that change LNKCAP or
  * SLTCAP after the base's slot init (the PowerNV root port) call it again.
  */
-void pcie_slot_fault_init(PCIDevice *port)
+static void allow_event(PCIDevice *port, uint16_t enable, uint16_t status,
+                        bool allowed)
 {
     uint32_t pos = port->exp.exp_cap;
-    uint32_t sltcap = pci_get_long(port->config + pos + PCI_EXP_SLTCAP);
+    uint16_t wmask = pci_get_word(port->wmask + pos + PCI_EXP_SLTCTL);
+    uint16_t w1cmask = pci_get_word(port->w1cmask + pos + PCI_EXP_SLTSTA);
 
-    if (port_reports_link(port)) {
-        pci_word_test_and_set_mask(port->wmask + pos + PCI_EXP_SLTCTL,
-                                   PCI_EXP_SLTCTL_DLLSCE);
-        pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
-                                   PCI_EXP_SLTSTA_DLLSC);
-    } else {
-        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
-                                     PCI_EXP_SLTCTL_DLLSCE);
-        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
-                                     PCI_EXP_SLTSTA_DLLSC);
-    }
-    if (sltcap & PCI_EXP_SLTCAP_PCP) {
-        pci_word_test_and_set_mask(port->wmask + pos + PCI_EXP_SLTCTL,
-                                   PCI_EXP_SLTCTL_PFDE);
-        pci_word_test_and_set_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
-                                   PCI_EXP_SLTSTA_PFD);
-    } else {
-        pci_word_test_and_clear_mask(port->wmask + pos + PCI_EXP_SLTCTL,
-                                     PCI_EXP_SLTCTL_PFDE);
-        pci_word_test_and_clear_mask(port->w1cmask + pos + PCI_EXP_SLTSTA,
-                                     PCI_EXP_SLTSTA_PFD);
-    }
+    pci_set_word(port->wmask + pos + PCI_EXP_SLTCTL,
+                 allowed ? wmask | enable : wmask & ~enable);
+    pci_set_word(port->w1cmask + pos + PCI_EXP_SLTSTA,
+                 allowed ? w1cmask | status : w1cmask & ~status);
+}
+
+void pcie_slot_fault_init(PCIDevice *port)
+{
+    uint32_t sltcap = pci_get_long(exp_cap(port) + PCI_EXP_SLTCAP);
+
+    allow_event(port, PCI_EXP_SLTCTL_DLLSCE, PCI_EXP_SLTSTA_DLLSC,
+                port_reports_link(port));
+    allow_event(port, PCI_EXP_SLTCTL_PFDE, PCI_EXP_SLTSTA_PFD,
+                sltcap & PCI_EXP_SLTCAP_PCP);
     live_xlate_slot_init(port);
 }
 

@@ -101,8 +101,8 @@ void live_xlate_ppc_tlbie_isa300(CPUPPCState *env, target_ulong rb,
     if (ric == 1 || ric == 3 || (ric == 2 && is == 0) || (!prs && is == 1)) {
         return;             /* page-walk cache only, or an invalid form */
     }
-    switch (is) {
-    case 0: {
+    /* IS widens the scope: 0 a page, 1 a PID, 2 an LPID, 3 everything */
+    if (is == 0) {
         static const uint64_t ap_size[8] = {
             [0] = 4 * KiB, [5] = 64 * KiB, [1] = 2 * MiB, [2] = 1 * GiB,
         };
@@ -114,25 +114,11 @@ void live_xlate_ppc_tlbie_isa300(CPUPPCState *env, target_ulong rb,
         inv.by_va = true;
         inv.va_size = ap_size[ap];
         inv.va = rb & PPC_BITMASK(0, 51) & ~(inv.va_size - 1);
-        inv.by_pid = prs;
-        inv.pid = pid;
-        inv.by_lpid = true;
-        inv.lpid = lpid;
-        break;
     }
-    case 1:
-        inv.by_pid = true;
-        inv.pid = pid;
-        inv.by_lpid = true;
-        inv.lpid = lpid;
-        break;
-    case 2:
-        inv.by_lpid = true;
-        inv.lpid = lpid;
-        break;
-    case 3:
-        break;
-    }
+    inv.by_pid = is == 1 || (is == 0 && prs);
+    inv.pid = pid;
+    inv.by_lpid = is != 3;
+    inv.lpid = lpid;
     live_xlate_invalidate(cs, &inv, what);
 }
 

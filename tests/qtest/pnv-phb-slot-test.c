@@ -645,6 +645,23 @@ static void msi_setup(QTestState *qts)
  * Events raised from outside the PHB (QMP here, device_add or a surprise
  * removal alike): one MSI per new pending event.
  */
+/*
+ * The guest enables hot-plug interrupts plus @events in Slot Control.  The
+ * write is a slot command: it reads back, and Command Completed is the only
+ * status it leaves.  Returns the Slot Control value written.
+ */
+static uint16_t rp_enable_slot_events(QTestState *qts, uint32_t exp_cap,
+                                      uint16_t events)
+{
+    uint16_t sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE | events;
+
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    rp_sltctl_write(qts, exp_cap + PCI_EXP_SLTCTL, sltctl, 0);
+    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    return sltctl;
+}
+
 static void test_msi_delivery(void)
 {
     QTestState *qts = pnv_phb_slot_start(NULL);
@@ -655,12 +672,7 @@ static void test_msi_delivery(void)
     msi_setup(qts);
 
     /* Hot-plug interrupt + power fault events; no CC interrupts */
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
-    sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
-             PCI_EXP_SLTCTL_PFDE;
-    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
-    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    sltctl = rp_enable_slot_events(qts, exp_cap, PCI_EXP_SLTCTL_PFDE);
     g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
 
     qmp_ok(qts, "{'execute': 'x-pcie-power-fault',"
@@ -709,18 +721,11 @@ static void test_msi_guest_command(void)
     uint32_t exp_cap = rp_find_exp_cap(qts);
     uint32_t sltctl_off = exp_cap + PCI_EXP_SLTCTL;
     uint16_t sltctl;
-    uint64_t pq;
 
     msi_setup(qts);
 
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
-    sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE |
-             PCI_EXP_SLTCTL_CCIE;
-    rp_sltctl_write(qts, sltctl_off, sltctl, 0);
-    g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
-    pq = msi_pq(qts);
-    g_assert_cmphex(pq, ==, ESB_PQ_10);
+    sltctl = rp_enable_slot_events(qts, exp_cap, PCI_EXP_SLTCTL_CCIE);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
 
     rp_sltctl_write(qts, sltctl_off, sltctl, PCI_EXP_SLTSTA_CC);
     g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);

@@ -868,7 +868,10 @@ static void test_qmp_errors(void)
 
 static void wait_migration(QTestState *qts)
 {
+    gint64 deadline = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+
     for (;;) {
+        g_assert(g_get_monotonic_time() < deadline);
         QDict *r = qtest_qmp(qts, "{'execute': 'query-migrate'}");
         QDict *ret = qdict_get_qdict(r, "return");
         const char *st = qdict_haskey(ret, "status") ?
