@@ -16,15 +16,11 @@
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/pci/pcie_slot_fault.h"
+#include "hw/pci/live-translations-check.h"
 #include "hw/pci/pci_bridge.h"
 #include "hw/qdev-properties.h"
 #include "hw/pci-host/pnv_phb.h"
 #include "trace.h"
-
-static const Property pnv_phb_slot_properties[] = {
-    DEFINE_PROP_BOOL("surprise-pluggable", PnvPHBRootPort,
-                     slot.surprise_pluggable, false),
-};
 
 /*
  * Slot interrupts.  pnv_php asks for MSI-X, then MSI, then INTx for the
@@ -53,7 +49,13 @@ void pnv_phb_slot_class_init(DeviceClass *dc)
 {
     PCIERootPortClass *rpc = PCIE_ROOT_PORT_CLASS(dc);
 
-    device_class_set_props(dc, pnv_phb_slot_properties);
+    /*
+     * surprise-pluggable is in the base's property list (the hook adds it
+     * there: a second device_class_set_props() would replace the list).
+     * The partition-removal check is on by default on these slots, as
+     * PowerVM's (x-strict-removal=auto).
+     */
+    live_xlate_set_type_default(TYPE_PNV_PHB_ROOT_PORT);
     rpc->interrupts_init = pnv_phb_slot_interrupts_init;
     rpc->interrupts_uninit = pnv_phb_slot_interrupts_uninit;
 }

@@ -220,6 +220,7 @@ void pcie_slot_fault_surprise_remove(PCIDevice *port)
         events |= PCI_EXP_SLTSTA_DLLSC;
     }
     pci_for_each_device_under_bus(sec, unplug_one, NULL);
+    live_xlate_slot_unplugged(port);    /* no power-off pending any more */
     link_down_forget(port);             /* nothing left behind the link */
     pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_SLTSTA,
                                  PCI_EXP_SLTSTA_PDS);

@@ -11,7 +11,8 @@
  * tracker of accel/tcg/live-translations.c: devices on a PHB's root bus are
  * watched when the PHB's x-strict-removal resolves on (auto: on under
  * TCG).  The guest's own rpaphp/drmgr path sees the -9001; QMP sees the
- * LIVE_TRANSLATION_REMOVAL_REFUSED event (action "rtas isolate").
+ * LIVE_TRANSLATION_REMOVAL_REFUSED event (action "rtas isolate", slot the
+ * DRC's name, e.g. "C16").
  */
 
 #include "qemu/osdep.h"
@@ -55,12 +56,21 @@ static bool spapr_root_bus_watched(PCIDevice *d)
 {
     SpaprPhbState *sphb = phb_of(d);
 
-    return sphb && phb_strict(sphb) && tcg_enabled() &&
-           !object_dynamic_cast(OBJECT(d), TYPE_PCI_BRIDGE);
+    return sphb && phb_strict(sphb) && tcg_enabled();
+}
+
+/* The DRC's name, as spapr_drc.c puts it in the device tree ("C16"). */
+static char *drc_name(SpaprDrc *drc)
+{
+    return g_strdup_printf("%s%d",
+                           SPAPR_DR_CONNECTOR_GET_CLASS(drc)->drc_name_prefix,
+                           drc->id);
 }
 
 bool spapr_live_xlate_isolate_allowed(SpaprDrc *drc)
 {
+    g_autofree char *name = NULL;
+
     PCIDevice *d;
     SpaprPhbState *sphb;
 
@@ -75,10 +85,11 @@ bool spapr_live_xlate_isolate_allowed(SpaprDrc *drc)
     if (!tcg_enabled()) {
         return false;       /* x-strict-removal=on without TCG: warned at start */
     }
-    return live_xlate_device_removal_allowed(d, "rtas isolate", NULL);
+    name = drc_name(drc);
+    return live_xlate_device_removal_allowed(d, name, "rtas isolate", NULL);
 }
 
-static int arm_if_strict(Object *obj, void *opaque)
+static int warn_if_strict_no_tcg(Object *obj, void *opaque)
 {
     SpaprPhbState *sphb = (SpaprPhbState *)
         object_dynamic_cast(obj, TYPE_SPAPR_PCI_HOST_BRIDGE);
@@ -89,9 +100,6 @@ static int arm_if_strict(Object *obj, void *opaque)
                         " check reads the guest's TLB fills, which KVM does not"
                         " expose; RTAS isolation of its devices will fail with"
                         " -9001", object_get_canonical_path_component(obj));
-        } else {
-            live_xlate_set_root_bus_policy(spapr_root_bus_watched);
-            live_xlate_arm();
         }
     }
     return 0;
@@ -99,13 +107,16 @@ static int arm_if_strict(Object *obj, void *opaque)
 
 static void machine_done(Notifier *n, void *opaque)
 {
-    object_child_foreach_recursive(object_get_root(), arm_if_strict, NULL);
+    object_child_foreach_recursive(object_get_root(), warn_if_strict_no_tcg,
+                                   NULL);
 }
 
 static Notifier machine_done_notifier = { .notify = machine_done };
 
 static void spapr_live_xlate_register(void)
 {
+    /* the policy is asked at each device's realize, so set it early */
+    live_xlate_set_root_bus_policy(spapr_root_bus_watched);
     qemu_add_machine_init_done_notifier(&machine_done_notifier);
 }
 type_init(spapr_live_xlate_register)
