@@ -3,7 +3,8 @@
  *
  * The base model processes the whole invalidation queue synchronously when
  * the guest writes IQT, and a device-TLB invalidation "completes" at once.
- * This engine (on by default, intel-iommu property x-qi-engine) replaces
+ * This engine (on by default, intel-iommu property x-qi-engine, field
+ * qi.async_engine beside the base's qi_enabled, which is GSTS.QIES) replaces
  * that loop, as the VT-d specification describes the hardware:
  *
  *  - descriptors are fetched from IQH toward IQT; context-cache, IOTLB,
@@ -256,9 +257,7 @@ static void qi_drop_all(IntelIOMMUState *s, bool ite)
         }
     }
     e->npending = 0;
-    if (e->ite_timer) {
-        timer_del(e->ite_timer);
-    }
+    timer_del(e->ite_timer);
     pcie_ats_inval_cancel(s);
 }
 
@@ -590,7 +589,7 @@ static void qi_vm_state_change(void *opaque, bool running, RunState state);
 
 bool vtd_qi_fetch(IntelIOMMUState *s)
 {
-    if (!s->qi.enabled) {
+    if (!s->qi.async_engine) {
         return false;
     }
     qi_run(s);
@@ -601,7 +600,7 @@ bool vtd_qi_iqt_write(IntelIOMMUState *s)
 {
     uint64_t val = ldq_le_p(&s->csr[DMAR_IQT_REG]);
 
-    if (!s->qi.enabled) {
+    if (!s->qi.async_engine) {
         return false;
     }
     if (s->iq_dw && (val & VTD_IQT_QT_256_RSV_BIT)) {
@@ -616,7 +615,7 @@ bool vtd_qi_iqt_write(IntelIOMMUState *s)
 
 void vtd_qi_fsts_write(IntelIOMMUState *s)
 {
-    if (s->qi.enabled && s->qi_enabled &&
+    if (s->qi.async_engine && s->qi_enabled &&
         !(qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
         s->iq_head != s->iq_tail) {
         trace_vtd_qi_resume(s->iq_head, s->iq_tail);
@@ -626,27 +625,47 @@ void vtd_qi_fsts_write(IntelIOMMUState *s)
 
 void vtd_qi_disable(IntelIOMMUState *s)
 {
+    if (s->qi.async_engine) {
+        qi_drop_all(s, false);
+    }
+}
+
+bool vtd_qi_realize(IntelIOMMUState *s, Error **errp)
+{
+    VTDQIEngine *e = &s->qi;
+
+    e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
+    e->vm_state = qemu_add_vm_change_state_handler(qi_vm_state_change, s);
+    e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
+    return true;
+}
+
+void vtd_qi_unrealize(DeviceState *dev)
+{
+    IntelIOMMUState *s = INTEL_IOMMU_DEVICE(dev);
+    VTDQIEngine *e = &s->qi;
+
     qi_drop_all(s, false);
+    timer_free(e->ite_timer);
+    e->ite_timer = NULL;
+    qemu_del_vm_change_state_handler(e->vm_state);
+    e->vm_state = NULL;
 }
 
 void vtd_qi_reset(IntelIOMMUState *s)
 {
     VTDQIEngine *e = &s->qi;
 
-    if (!e->ite_timer) {
-        e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
-        e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
-        qemu_add_vm_change_state_handler(qi_vm_state_change, s);
+    if (!e->async_engine) {
+        return;
     }
     qi_drop_all(s, false);
     e->next_itag = 0;
     e->resend = false;
-    if (e->enabled) {
-        /* IQE, ICE and ITE are write-1-to-clear (with PFO) */
-        stl_le_p(&s->w1cmask[DMAR_FSTS_REG],
-                 VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
-        stq_le_p(&s->csr[DMAR_IQER_REG], 0);
-    }
+    /* IQE, ICE and ITE are write-1-to-clear (with PFO) */
+    stl_le_p(&s->w1cmask[DMAR_FSTS_REG],
+             VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
+    stq_le_p(&s->csr[DMAR_IQER_REG], 0);
 }
 
 /* ---------------------------------------------------------------- vmstate */

@@ -54,7 +54,7 @@ typedef struct VTDQIPending {
 
 typedef struct VTDQIEngine {
     /* properties */
-    bool enabled;                   /* x-qi-engine */
+    bool async_engine;              /* x-qi-engine: this engine, not the base's loop */
     uint64_t ite_timeout_ns;        /* x-ite-timeout-ns */
 
     /* state, migrated in a subsection while anything is pending */
@@ -62,7 +62,9 @@ typedef struct VTDQIEngine {
     VTDQIPending pending[VTD_QI_MAX_PENDING];   /* in queue order */
     uint8_t next_itag;
 
+    /* created in realize when the engine is on */
     QEMUTimer *ite_timer;           /* armed only while a request is out */
+    VMChangeStateEntry *vm_state;   /* resends requests after migration */
     PCIBus *bus;                    /* where the endpoints are */
     bool resend;                    /* migrated in: send requests again */
 } VTDQIEngine;
@@ -71,6 +73,8 @@ struct IntelIOMMUState;
 union VTDInvDesc;
 
 /* Hooks called from the base's hw/i386/intel_iommu.c (scripts/patches) */
+bool vtd_qi_realize(struct IntelIOMMUState *s, Error **errp);
+void vtd_qi_unrealize(DeviceState *dev);
 void vtd_qi_reset(struct IntelIOMMUState *s);
 bool vtd_qi_fetch(struct IntelIOMMUState *s);
 bool vtd_qi_iqt_write(struct IntelIOMMUState *s);
