@@ -43,6 +43,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/qapi-events-vtd-fault.h"
 #include "hw/i386/intel_iommu.h"
@@ -258,6 +259,7 @@ static void qi_drop_all(IntelIOMMUState *s, bool ite)
     }
     e->npending = 0;
     timer_del(e->ite_timer);
+    qemu_bh_cancel(e->run_bh);
     pcie_ats_inval_cancel(s);
 }
 
@@ -276,9 +278,8 @@ static void qi_ats_done(void *opaque, uint16_t sid, uint8_t itag)
         if (qi_is_devtlb(p) && p->sid == sid && p->itag == itag) {
             trace_vtd_qi_devtlb_done(p->slot, sid, itag);
             qi_remove(e, i);
-            qi_retire(s);
             qi_arm_timer(s);
-            qi_run(s);
+            qi_run(s);              /* retires the waits it unblocked */
             return;
         }
     }
@@ -546,23 +547,34 @@ static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
     return QI_DONE;
 }
 
-/* Fetch from IQH toward IQT while nothing stops us. */
-static void qi_run(IntelIOMMUState *s)
+static bool qi_stopped(IntelIOMMUState *s)
+{
+    return !s->qi_enabled ||
+           (qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE));
+}
+
+/*
+ * One pass: complete the waits nothing blocks any more, then fetch from IQH
+ * toward IQT while nothing stops us, at most *@budget descriptors.  Stops
+ * after a descriptor whose side effect asked for a run (qi.rerun): the
+ * caller starts over from the registers as they are now.
+ */
+static void qi_run_pass(IntelIOMMUState *s, uint32_t *budget)
 {
     VTDQIEngine *e = &s->qi;
     QIFetch f;
 
     f.n = 0;
+    qi_retire(s);
     trace_vtd_qi_fetch(s->iq_head, s->iq_tail, e->npending);
-    if (!s->qi_enabled ||
-        (qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE))) {
+    if (qi_stopped(s)) {
         return;
     }
     if (s->iq_tail >= s->iq_size) {
         qi_iqe(s, VTD_IQEI_BAD_TAIL);
         return;
     }
-    while (s->iq_head != s->iq_tail) {
+    while (s->iq_head != s->iq_tail && *budget && !qi_stopped(s)) {
         if (e->npending) {
             if (e->npending == VTD_QI_MAX_PENDING) {
                 trace_vtd_qi_stall(s->iq_head, "pending descriptors full");
@@ -576,11 +588,58 @@ static void qi_run(IntelIOMMUState *s)
         if (qi_step(s, &f) != QI_DONE) {
             break;
         }
+        if (!s->qi_enabled) {
+            return;             /* disabled by the step: IQH is reset */
+        }
+        (*budget)--;
         if (++s->iq_head == s->iq_size) {
             s->iq_head = 0;
         }
+        if (e->rerun) {
+            break;
+        }
     }
     qi_update_iqh(s);
+}
+
+/*
+ * Process the queue.  Not re-entrant: a descriptor's side effect can ask
+ * for a run while one is in progress (a wait whose status address is the
+ * IOMMU's own IQT, FSTS or GCMD, completed from a timer, where QEMU's
+ * memory re-entrancy guard is not engaged).  Such a request only sets
+ * qi.rerun; the running loop finishes the descriptor and starts over.
+ *
+ * A run does at most one queue's worth of descriptors.  More can only be
+ * due when status writes keep moving the tail (hardware would go round
+ * for ever too); the rest is done from a bottom half, so the main loop
+ * (and the guest's vCPUs, which may repair the queue) keep running.
+ */
+static void qi_run(IntelIOMMUState *s)
+{
+    VTDQIEngine *e = &s->qi;
+    uint32_t budget = s->iq_size;
+
+    if (e->running) {
+        trace_vtd_qi_rerun(s->iq_head, s->iq_tail);
+        e->rerun = true;
+        return;
+    }
+    e->running = true;
+    do {
+        e->rerun = false;
+        qi_run_pass(s, &budget);
+    } while (e->rerun && budget);
+    e->running = false;
+
+    if (!budget && !qi_stopped(s) && s->iq_head != s->iq_tail) {
+        trace_vtd_qi_defer(s->iq_head, s->iq_tail);
+        qemu_bh_schedule(e->run_bh);
+    }
+}
+
+static void qi_run_bh(void *opaque)
+{
+    qi_run(opaque);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -635,6 +694,7 @@ bool vtd_qi_realize(IntelIOMMUState *s, Error **errp)
     VTDQIEngine *e = &s->qi;
 
     e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
+    e->run_bh = qemu_bh_new(qi_run_bh, s);
     e->vm_state = qemu_add_vm_change_state_handler(qi_vm_state_change, s);
     e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
     return true;
@@ -648,6 +708,8 @@ void vtd_qi_unrealize(DeviceState *dev)
     qi_drop_all(s, false);
     timer_free(e->ite_timer);
     e->ite_timer = NULL;
+    qemu_bh_delete(e->run_bh);
+    e->run_bh = NULL;
     qemu_del_vm_change_state_handler(e->vm_state);
     e->vm_state = NULL;
 }

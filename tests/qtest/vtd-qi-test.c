@@ -505,6 +505,71 @@ static void test_width_and_type(void)
     teardown(t);
 }
 
+/* ------------------------------------------------------------ re-entry */
+
+/*
+ * A wait descriptor whose status address is the IOMMU's own IQT register,
+ * completed from the endpoint answer (outside any MMIO dispatch, so QEMU's
+ * memory re-entrancy guard does not stop the write): the write moves the
+ * tail while the engine is fetching.  The descriptor is processed once and
+ * fetching goes on to the new tail, never past it.
+ */
+static void test_reentrant_iqt_write(void)
+{
+    T *t = setup(NULL, 0, false, true);
+    unsigned i;
+
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, true), WAIT_HI(0));         /* FN */
+    put(t, 2, wait_lo(4 << 4, false, false), IOMMU_BASE + IQT);
+    put(t, 3, wait_lo(0x33, false, false), WAIT_HI(1));
+    tail(t, 3);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    g_assert_cmphex(rd64(t, IQT), ==, 4 << 4);
+    g_assert_cmphex(rd64(t, IQH), ==, 4 << 4);
+    g_assert_cmphex(status(t, 1), ==, 0x33);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    teardown(t);
+
+    /*
+     * Two such waits, each setting the tail to its own slot, chase each
+     * other round the ring for ever (as hardware would).  The engine does
+     * at most a queue's worth of descriptors per run and continues from
+     * the main loop, so QEMU keeps answering; once the guest points one of
+     * them at RAM, fetching stops at the tail the other one wrote.
+     */
+    t = setup(NULL, 0, false, true);
+    for (i = 0; i < t->nslots; i++) {
+        put(t, i, IOTLB_GLOBAL, 0);
+    }
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, true), WAIT_HI(0));         /* FN */
+    put(t, 2, wait_lo(2 << 4, false, false), IOMMU_BASE + IQT);
+    put(t, 100, wait_lo(100 << 4, false, false), IOMMU_BASE + IQT);
+    tail(t, 2);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    /* fetched already; from the next lap on they are IOTLB invalidations */
+    put(t, 0, IOTLB_GLOBAL, 0);
+    put(t, 1, IOTLB_GLOBAL, 0);
+    tail(t, 3);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    /* one 8-byte write: the status of slot 100 goes to RAM from now on */
+    qtest_writeq(t->qts, QUEUE + 100 * 16 + 8, WAIT_HI(2));
+    for (i = 0; i < 1000 && rd64(t, IQH) != rd64(t, IQT); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(rd64(t, IQT), ==, 2 << 4);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    g_assert_cmphex(status(t, 2), ==, 100 << 4);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ IQE */
 
 static void test_iqe(void)
@@ -1044,6 +1109,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/wrap", test_wrap);
     qtest_add_func("/vtd-qi/dw256", test_dw256);
     qtest_add_func("/vtd-qi/width-and-type", test_width_and_type);
+    qtest_add_func("/vtd-qi/reentrant-iqt-write", test_reentrant_iqt_write);
     qtest_add_func("/vtd-qi/iqe", test_iqe);
     qtest_add_func("/vtd-qi/ite", test_ite);
     qtest_add_func("/vtd-qi/no-answer", test_no_answer);

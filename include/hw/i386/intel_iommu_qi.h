@@ -62,8 +62,12 @@ typedef struct VTDQIEngine {
     VTDQIPending pending[VTD_QI_MAX_PENDING];   /* in queue order */
     uint8_t next_itag;
 
-    /* created in realize when the engine is on */
+    bool running;                   /* in qi_run(): it is not re-entrant */
+    bool rerun;                     /* asked for while running: go again */
+
+    /* created in realize */
     QEMUTimer *ite_timer;           /* armed only while a request is out */
+    QEMUBH *run_bh;                 /* continues a run over its budget */
     VMChangeStateEntry *vm_state;   /* resends requests after migration */
     PCIBus *bus;                    /* where the endpoints are */
     bool resend;                    /* migrated in: send requests again */
