@@ -43,6 +43,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/qapi-events-vtd-fault.h"
@@ -343,11 +344,13 @@ static void qi_send(IntelIOMMUState *s, VTDInvDesc *d, uint8_t type,
     p->sid = sid;
     p->type = type;
     p->itag = tag;
-    p->deadline = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + e->ite_timeout_ns;
+    p->deadline = pcie_ats_inval_deadline(e->ite_timeout_ns);
     e->npending++;
 
     trace_vtd_qi_devtlb_send(p->slot, sid, tag, p->deadline);
-    timer_mod_anticipate(e->ite_timer, p->deadline);
+    if (p->deadline != INT64_MAX) {
+        timer_mod_anticipate(e->ite_timer, p->deadline);
+    }
     pcie_ats_inval_send(e->bus, sid, tag, qi_ats_done, s);
 }
 
@@ -693,6 +696,12 @@ bool vtd_qi_realize(IntelIOMMUState *s, Error **errp)
 {
     VTDQIEngine *e = &s->qi;
 
+    if (!e->ite_timeout_ns) {
+        error_setg(errp, "x-ite-timeout-ns must be at least 1 ns");
+        error_append_hint(errp, "A time-out of 2^63 ns or more means "
+                          "\"never\".\n");
+        return false;
+    }
     e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
     e->run_bh = qemu_bh_new(qi_run_bh, s);
     e->vm_state = qemu_add_vm_change_state_handler(qi_vm_state_change, s);

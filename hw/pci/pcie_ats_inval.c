@@ -132,6 +132,7 @@ void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
     PCIDevice *dev = ats_endpoint(root, sid, &why);
     uint64_t latency = PCIE_ATS_INVAL_LATENCY_NS;
     uint8_t answer_tag = itag;
+    int64_t deadline;
     ATSInject *inj;
     ATSAnswer *a;
 
@@ -155,6 +156,11 @@ void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
             break;
         }
     }
+    deadline = pcie_ats_inval_deadline(latency);
+    if (deadline == INT64_MAX) {
+        trace_pcie_ats_inval_unanswered(sid, itag, "delay beyond the clock");
+        return;
+    }
     trace_pcie_ats_inval_request(sid, itag, answer_tag, latency);
 
     a = g_new0(ATSAnswer, 1);
@@ -165,7 +171,7 @@ void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
     a->opaque = opaque;
     a->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, answer_fire, a);
     QLIST_INSERT_HEAD(&answers, a, next);
-    timer_mod(a->timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + latency);
+    timer_mod(a->timer, deadline);
 }
 
 void pcie_ats_inval_cancel(void *opaque)

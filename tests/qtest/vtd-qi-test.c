@@ -247,6 +247,13 @@ static void inject(T *t, const char *mode, int64_t delay)
     qobject_unref(r);
 }
 
+static void inject_delay(T *t, uint64_t delay)
+{
+    qtest_qmp_assert_success(t->qts, "{'execute': 'x-ats-inject', "
+                             "'arguments': {'id': 'nic', 'mode': 'delay', "
+                             "'delay-ns': %" PRIu64 "}}", delay);
+}
+
 /* ------------------------------------------------------------ registers */
 
 static void test_registers(void)
@@ -790,6 +797,102 @@ static void test_no_answer(void)
     }
 }
 
+/* time-outs and delays beyond the end of virtual time mean "never" */
+static void test_never(void)
+{
+    static const uint64_t never[] = {
+        1ull << 63, UINT64_MAX, INT64_MAX, INT64_MAX - 1000,
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(never); i++) {
+        g_autofree char *opt = g_strdup_printf(",x-ite-timeout-ns=%" PRIu64,
+                                               never[i]);
+        T *t = setup(opt, 0, false, true);
+
+        inject(t, "drop", -1);
+        qtest_clock_step(t->qts, 5000);
+        put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+        put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+        tail(t, 2);
+        qtest_clock_step(t->qts, 1);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        /* an hour of virtual time (periodic timers make more slow) */
+        qtest_clock_step(t->qts, 3600 * 1000000000ll);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        teardown(t);
+    }
+
+    /* an answer delayed beyond the end of time never comes: ITE */
+    for (i = 0; i < ARRAY_SIZE(never); i++) {
+        T *t = setup(NULL, 0, false, true);
+
+        qtest_clock_step(t->qts, 5000);
+        inject_delay(t, never[i]);
+        put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+        put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+        tail(t, 2);
+        qtest_clock_step(t->qts, LATENCY_NS);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        qtest_clock_step(t->qts, TIMEOUT_NS - LATENCY_NS);
+        g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        teardown(t);
+    }
+}
+
+/*
+ * Start QEMU with @args (stopped, -S); it must exit with status 1 within
+ * 20 s (a wrongly accepted value leaves it running: killed, test fails).
+ * Returns its stderr.
+ */
+static char *qemu_start_fails(const char *args)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "%s -M q35 -accel qtest -nodefaults -display none -S %s",
+        g_getenv("QTEST_QEMU_BINARY"), args);
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) err = NULL;
+    GString *out = g_string_new(NULL);
+    char buf[256];
+    ssize_t n;
+    GPid pid;
+    int fd, status = 0, i;
+
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, &err));
+    g_assert(g_spawn_async_with_pipes(NULL, argv, NULL,
+                                      G_SPAWN_DO_NOT_REAP_CHILD |
+                                      G_SPAWN_STDOUT_TO_DEV_NULL,
+                                      NULL, NULL, &pid, NULL, NULL, &fd,
+                                      &err));
+    for (i = 0; i < 2000 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        g_usleep(10000);
+    }
+    if (i == 2000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        g_assert_not_reached();
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        g_string_append_len(out, buf, n);
+    }
+    close(fd);
+    g_spawn_close_pid(pid);
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    return g_string_free(out, false);
+}
+
+static void test_bad_properties(void)
+{
+    g_autofree char *out = qemu_start_fails(
+        "-device intel-iommu,device-iotlb=on,x-ite-timeout-ns=0");
+
+    g_assert_nonnull(strstr(out, "x-ite-timeout-ns must be at least 1 ns"));
+}
+
 /* ------------------------------------------------------------ ICE */
 
 static void test_ice(void)
@@ -1113,6 +1216,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/iqe", test_iqe);
     qtest_add_func("/vtd-qi/ite", test_ite);
     qtest_add_func("/vtd-qi/no-answer", test_no_answer);
+    qtest_add_func("/vtd-qi/never", test_never);
+    qtest_add_func("/vtd-qi/bad-properties", test_bad_properties);
     qtest_add_func("/vtd-qi/ice", test_ice);
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
     qtest_add_func("/vtd-qi/sweep", test_sweep);

@@ -11,9 +11,22 @@
 #define HW_PCI_PCIE_ATS_INVAL_H
 
 #include "hw/pci/pci.h"
+#include "qemu/timer.h"
 
 /* Latency of an endpoint's Invalidate Completion in mode "respond". */
 #define PCIE_ATS_INVAL_LATENCY_NS   2000
+
+/*
+ * The virtual-clock time @ns from now, saturated: INT64_MAX (never) when
+ * that is beyond the end of the clock (so a huge time-out or delay means
+ * "never", not a sum that wraps into the past).
+ */
+static inline int64_t pcie_ats_inval_deadline(uint64_t ns)
+{
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+
+    return ns >= (uint64_t)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)ns;
+}
 
 /*
  * Called (from the main loop, BQL held) when the endpoint @sid answers
