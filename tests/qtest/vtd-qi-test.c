@@ -98,23 +98,28 @@ static uint64_t ecam(unsigned bus, unsigned devfn, unsigned off)
     return ECAM + ((uint64_t)bus << 20) + ((uint64_t)devfn << 12) + off;
 }
 
-/* Find the endpoint's ATS capability and set its Enable bit. */
-static void ats_enable(T *t, bool on)
+/* Find the ATS capability of the endpoint at @bus:00.0, set its Enable. */
+static void ats_enable_at(T *t, unsigned bus, bool on)
 {
     unsigned off = 0x100;
 
     while (off) {
-        uint32_t hdr = qtest_readl(t->qts, ecam(1, 0, off));
+        uint32_t hdr = qtest_readl(t->qts, ecam(bus, 0, off));
 
         if ((hdr & 0xffff) == 0x000f) {
-            qtest_writew(t->qts, ecam(1, 0, off + 6), on ? 0x8000 : 0);
-            g_assert_cmphex(qtest_readw(t->qts, ecam(1, 0, off + 6)), ==,
+            qtest_writew(t->qts, ecam(bus, 0, off + 6), on ? 0x8000 : 0);
+            g_assert_cmphex(qtest_readw(t->qts, ecam(bus, 0, off + 6)), ==,
                             on ? 0x8000 : 0);
             return;
         }
         off = hdr >> 20;
     }
     g_assert_not_reached();
+}
+
+static void ats_enable(T *t, bool on)
+{
+    ats_enable_at(t, 1, on);
 }
 
 /*
@@ -893,6 +898,103 @@ static void test_bad_properties(void)
     g_assert_nonnull(strstr(out, "x-ite-timeout-ns must be at least 1 ns"));
 }
 
+/*
+ * An ATS endpoint on another PCIe root bus than pcie.0: behind a root port
+ * of a pxb-pcie expander (bus 0x20, root port secondary bus 0x21).  The
+ * IOMMU translates for it (the expander sits on pcie.0), so it must answer.
+ */
+static void test_pxb_endpoint(void)
+{
+    T *t = g_new0(T, 1);
+
+    t->qts = qtest_initf(
+        "-M q35 -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+        "-device intel-iommu,intremap=off,device-iotlb=on,"
+        "x-ite-timeout-ns=%llu "
+        "-device pxb-pcie,id=pxb1,bus_nr=0x20,bus=pcie.0 "
+        "-device pcie-root-port,id=rp2,chassis=2,slot=2,bus=pxb1,addr=0 "
+        "-device virtio-net-pci,id=nic,bus=rp2,ats=on,disable-legacy=on,"
+        "iommu_platform=on,romfile=",
+        (unsigned long long)TIMEOUT_NS);
+    cfg_outl(t, 0, 0, 0x64, 0);
+    cfg_outl(t, 0, 0, 0x60, (uint32_t)ECAM | 1);
+    /* rp2 at 20:00.0: primary 0x20, secondary 0x21, subordinate 0x21 */
+    qtest_writel(t->qts, ecam(0x20, 0, 0x18), 0x212120);
+    g_assert_cmphex(qtest_readl(t->qts, ecam(0x21, 0, 0)), ==, 0x10411af4);
+    ats_enable_at(t, 0x21, true);
+    t->nslots = 256;
+    qtest_memset(t->qts, QUEUE, 0, 0x10000);
+    qtest_memset(t->qts, STATUS, 0, 0x1000);
+    wr64(t, IQA, QUEUE);
+    wr32(t, GCMD, GCMD_QIE);
+
+    put(t, 0, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x21, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 0x21);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+
+    /* x-ats-inject reaches it too; the time-out names it */
+    inject(t, "drop", -1);
+    put(t, 2, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 3, wait_lo(0x22, false, false), WAIT_HI(1));
+    tail(t, 4);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, 0x2100ull << 32);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    teardown(t);
+}
+
+/* Surprise-remove 'nic' and plug a new one with the same id, ATS on. */
+static void replace_nic(T *t)
+{
+    qtest_qmp_assert_success(t->qts, "{'execute': 'x-pcie-surprise-remove', "
+                             "'arguments': {'id': 'nic'}}");
+    qtest_qmp_eventwait(t->qts, "DEVICE_DELETED");
+    qtest_qmp_device_add(t->qts, "virtio-net-pci", "nic",
+                         "{'bus': 'rp1', 'ats': true, "
+                         "'disable-legacy': 'on', 'iommu_platform': true, "
+                         "'romfile': ''}");
+    g_assert_cmphex(qtest_readl(t->qts, ecam(1, 0, 0)), ==, 0x10411af4);
+    ats_enable(t, true);
+}
+
+/*
+ * x-ats-inject and the answers in flight belong to the device instance:
+ * a new device with the same id (and so the same QOM path) starts in
+ * "respond", and an answer the removed device would have sent never
+ * comes from the new one, which never received the request.
+ */
+static void test_inject_lifetime(void)
+{
+    T *t = setup(NULL, 0, false, true);
+
+    inject(t, "drop", -1);
+    replace_nic(t);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+
+    put(t, 2, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 3, wait_lo(2, false, false), WAIT_HI(1));
+    tail(t, 4);
+    qtest_clock_step(t->qts, LATENCY_NS / 2);
+    replace_nic(t);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, (uint64_t)EP_SID << 32);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ ICE */
 
 static void test_ice(void)
@@ -1218,6 +1320,8 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/no-answer", test_no_answer);
     qtest_add_func("/vtd-qi/never", test_never);
     qtest_add_func("/vtd-qi/bad-properties", test_bad_properties);
+    qtest_add_func("/vtd-qi/pxb-endpoint", test_pxb_endpoint);
+    qtest_add_func("/vtd-qi/inject-lifetime", test_inject_lifetime);
     qtest_add_func("/vtd-qi/ice", test_ice);
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
     qtest_add_func("/vtd-qi/sweep", test_sweep);

@@ -45,4 +45,10 @@ void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
 /* Forget every answer still in flight to @opaque (its requests timed out). */
 void pcie_ats_inval_cancel(void *opaque);
 
+/*
+ * @dev is being unrealized (hook in hw/pci/pci.c): its answers in flight
+ * and its x-ats-inject state go with it.
+ */
+void pcie_ats_inval_unrealize(PCIDevice *dev);
+
 #endif
