@@ -50,7 +50,6 @@
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/intel_iommu_qi.h"
 #include "hw/i386/apic_internal.h"
-#include "hw/i386/pc.h"
 #include "hw/pci/pcie_ats_inval.h"
 #include "intel_iommu_internal.h"
 #include "system/dma.h"
@@ -266,6 +265,20 @@ static void qi_drop_all(IntelIOMMUState *s, bool ite)
 
 static void qi_run(IntelIOMMUState *s);
 
+/*
+ * The endpoint with requester id @sid among the devices this IOMMU
+ * translates for (on any bus behind it: pxb-pcie expanders too), found
+ * the way the base finds the address space it invalidates for the same
+ * descriptor.  NULL if there is none.
+ */
+static PCIDevice *qi_endpoint(IntelIOMMUState *s, uint16_t sid)
+{
+    VTDAddressSpace *as = vtd_get_as_by_sid(s, sid);
+
+    return as ? pci_find_device(as->bus, pci_bus_num(as->bus), as->devfn)
+              : NULL;
+}
+
 /* An endpoint answered (hw/pci/pcie_ats_inval.c). */
 static void qi_ats_done(void *opaque, uint16_t sid, uint8_t itag)
 {
@@ -351,7 +364,7 @@ static void qi_send(IntelIOMMUState *s, VTDInvDesc *d, uint8_t type,
     if (p->deadline != INT64_MAX) {
         timer_mod_anticipate(e->ite_timer, p->deadline);
     }
-    pcie_ats_inval_send(e->bus, sid, tag, qi_ats_done, s);
+    pcie_ats_inval_send(qi_endpoint(s, sid), sid, tag, qi_ats_done, s);
 }
 
 /* Requests to @sid outstanding, against its invalidate queue depth. */
@@ -705,7 +718,6 @@ bool vtd_qi_realize(IntelIOMMUState *s, Error **errp)
     e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
     e->run_bh = qemu_bh_new(qi_run_bh, s);
     e->vm_state = qemu_add_vm_change_state_handler(qi_vm_state_change, s);
-    e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
     return true;
 }
 
@@ -785,7 +797,8 @@ static void qi_vm_state_change(void *opaque, bool running, RunState state)
 
         if (qi_is_devtlb(p)) {
             trace_vtd_qi_devtlb_send(p->slot, p->sid, p->itag, p->deadline);
-            pcie_ats_inval_send(e->bus, p->sid, p->itag, qi_ats_done, s);
+            pcie_ats_inval_send(qi_endpoint(s, p->sid), p->sid, p->itag,
+                                qi_ats_done, s);
         }
     }
 }

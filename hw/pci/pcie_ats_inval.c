@@ -131,11 +131,10 @@ static void answer_fire(void *opaque)
     done(done_opaque, sid, itag);
 }
 
-void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
+void pcie_ats_inval_send(PCIDevice *dev, uint16_t sid, uint8_t itag,
                          PCIeATSInvalDone *done, void *opaque)
 {
     const char *why = NULL;
-    PCIDevice *dev = pci_find_device(root, PCI_BUS_NUM(sid), sid & 0xff);
     uint64_t latency = PCIE_ATS_INVAL_LATENCY_NS;
     uint8_t answer_tag = itag;
     int64_t deadline;

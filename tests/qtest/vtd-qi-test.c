@@ -901,22 +901,24 @@ static void test_bad_properties(void)
 /*
  * An ATS endpoint on another PCIe root bus than pcie.0: behind a root port
  * of a pxb-pcie expander (bus 0x20, root port secondary bus 0x21).  The
- * IOMMU translates for it (the expander sits on pcie.0), so it must answer.
+ * IOMMU translates for it (the expander sits on pcie.0), so it answers;
+ * with the expander's bypass_iommu=on the IOMMU does not translate for it
+ * and has no endpoint with that requester id: the request times out.
  */
-static void test_pxb_endpoint(void)
+static T *setup_pxb(bool bypass)
 {
     T *t = g_new0(T, 1);
 
     t->qts = qtest_initf(
-        "-M q35 -nodefaults -nic none "
+        "-M q35,default_bus_bypass_iommu=off -nodefaults -nic none "
         "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
         "-device intel-iommu,intremap=off,device-iotlb=on,"
         "x-ite-timeout-ns=%llu "
-        "-device pxb-pcie,id=pxb1,bus_nr=0x20,bus=pcie.0 "
+        "-device pxb-pcie,id=pxb1,bus_nr=0x20,bus=pcie.0,bypass_iommu=%s "
         "-device pcie-root-port,id=rp2,chassis=2,slot=2,bus=pxb1,addr=0 "
         "-device virtio-net-pci,id=nic,bus=rp2,ats=on,disable-legacy=on,"
         "iommu_platform=on,romfile=",
-        (unsigned long long)TIMEOUT_NS);
+        (unsigned long long)TIMEOUT_NS, bypass ? "on" : "off");
     cfg_outl(t, 0, 0, 0x64, 0);
     cfg_outl(t, 0, 0, 0x60, (uint32_t)ECAM | 1);
     /* rp2 at 20:00.0: primary 0x20, secondary 0x21, subordinate 0x21 */
@@ -928,6 +930,12 @@ static void test_pxb_endpoint(void)
     qtest_memset(t->qts, STATUS, 0, 0x1000);
     wr64(t, IQA, QUEUE);
     wr32(t, GCMD, GCMD_QIE);
+    return t;
+}
+
+static void test_pxb_endpoint(void)
+{
+    T *t = setup_pxb(false);
 
     put(t, 0, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
     put(t, 1, wait_lo(0x21, false, false), WAIT_HI(0));
@@ -945,6 +953,17 @@ static void test_pxb_endpoint(void)
     g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
     g_assert_cmphex(rd64(t, IQER), ==, 0x2100ull << 32);
     g_assert_cmphex(status(t, 1), ==, 0);
+    teardown(t);
+
+    t = setup_pxb(true);
+    put(t, 0, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x21, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 0);
+    qtest_clock_step(t->qts, TIMEOUT_NS - LATENCY_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, 0x2100ull << 32);
     teardown(t);
 }
 

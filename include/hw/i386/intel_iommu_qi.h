@@ -69,11 +69,11 @@ typedef struct VTDQIEngine {
     QEMUTimer *ite_timer;           /* armed only while a request is out */
     QEMUBH *run_bh;                 /* continues a run over its budget */
     VMChangeStateEntry *vm_state;   /* resends requests after migration */
-    PCIBus *bus;                    /* where the endpoints are */
     bool resend;                    /* migrated in: send requests again */
 } VTDQIEngine;
 
 struct IntelIOMMUState;
+struct VTDAddressSpace;
 union VTDInvDesc;
 
 /* Hooks called from the base's hw/i386/intel_iommu.c (scripts/patches) */
@@ -93,5 +93,13 @@ extern const VMStateDescription vtd_qi_vmstate;
  * Returns false if the descriptor is malformed.
  */
 bool vtd_qi_base_process(struct IntelIOMMUState *s, union VTDInvDesc *desc);
+
+/*
+ * Made global by scripts/patches/0041-intel-iommu-export-for-qi-engine.patch:
+ * the base's own functions, which the engine calls rather than copies.
+ */
+/* The address space of requester id @sid (no PASID), NULL if none. */
+struct VTDAddressSpace *vtd_get_as_by_sid(struct IntelIOMMUState *s,
+                                          uint16_t sid);
 
 #endif

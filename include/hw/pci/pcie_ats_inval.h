@@ -35,11 +35,11 @@ static inline int64_t pcie_ats_inval_deadline(uint64_t ns)
 typedef void PCIeATSInvalDone(void *opaque, uint16_t sid, uint8_t itag);
 
 /*
- * Send an ATS Invalidate Request with tag @itag to the endpoint with
- * requester id @sid below @root (the IOMMU's root bus).  @done is called
- * later if the endpoint answers, never if it cannot or does not.
+ * Send an ATS Invalidate Request with tag @itag to @dev, the endpoint the
+ * IOMMU found for requester id @sid (NULL: no device has that id).  @done
+ * is called later if the endpoint answers, never if it cannot or does not.
  */
-void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
+void pcie_ats_inval_send(PCIDevice *dev, uint16_t sid, uint8_t itag,
                          PCIeATSInvalDone *done, void *opaque);
 
 /* Forget every answer still in flight to @opaque (its requests timed out). */
