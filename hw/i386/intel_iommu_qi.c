@@ -44,6 +44,7 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/qapi-events-vtd-fault.h"
@@ -803,6 +804,24 @@ static void qi_vm_state_change(void *opaque, bool running, RunState state)
     }
 }
 
+/*
+ * Requests outstanding on the source, x-qi-engine=off here: the base's
+ * loop has no notion of them (the waits behind them would never complete
+ * and the engine would have to run after all).  Refuse the stream.
+ */
+static int vtd_qi_pre_load(void *opaque)
+{
+    IntelIOMMUState *s = opaque;
+
+    if (!s->qi.async_engine) {
+        error_report("intel-iommu: the migration stream carries outstanding "
+                     "queued invalidations (x-qi-engine=on on the source), "
+                     "but x-qi-engine=off here");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int vtd_qi_post_load(void *opaque, int version_id)
 {
     IntelIOMMUState *s = opaque;
@@ -826,6 +845,7 @@ const VMStateDescription vtd_qi_vmstate = {
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = vtd_qi_vmstate_needed,
+    .pre_load = vtd_qi_pre_load,
     .post_load = vtd_qi_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(qi.npending, IntelIOMMUState),

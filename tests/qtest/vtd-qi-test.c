@@ -17,6 +17,8 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qemu/bswap.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 
 #define IOMMU_BASE      0xfed90000ULL
 
@@ -1231,6 +1233,52 @@ static void test_migration(void)
     teardown(d);
 }
 
+/*
+ * The engine's subsection (requests outstanding) reaches a destination
+ * with x-qi-engine=off: that destination cannot honour it (the base's loop
+ * knows no outstanding request), so it refuses the load rather than run
+ * the engine anyway.
+ */
+static void test_migration_engine_off(void)
+{
+    g_autofree char *file = g_strdup_printf("%s/vtd-qi-mig-off-%d",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    T *t = setup(NULL, 0, false, true);
+    T *d = g_new0(T, 1);
+    QDict *rsp;
+
+    inject(t, "drop", -1);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x62, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, TIMEOUT_NS / 2);
+    migrate_qmp(t->qts, NULL, uri, NULL, "{}");
+    wait_for_migration_complete(t->qts);
+    teardown(t);
+
+    d->qts = qtest_initf(
+        "-M q35 -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+        "-device intel-iommu,intremap=off,device-iotlb=on,x-qi-engine=off "
+        "-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=2 "
+        "-device virtio-net-pci,id=nic,bus=rp1,ats=on,disable-legacy=on,"
+        "iommu_platform=on,romfile= -incoming defer");
+    migrate_incoming_qmp(d->qts, uri, NULL, "{'exit-on-error': false}");
+    wait_for_migration_status(d->qts, "failed",
+                              (const char *[]) { "completed", NULL });
+    rsp = migrate_query(d->qts);
+    g_assert_cmpstr(qdict_get_str(rsp, "error-desc"), ==,
+                    "load of migration failed: Invalid argument");
+    qobject_unref(rsp);
+    unlink(file);
+    /* nothing of the engine ran: no status write, no time-out */
+    qtest_clock_step(d->qts, 2 * TIMEOUT_NS);
+    g_assert_cmphex(status(d, 0), ==, 0);
+    g_assert_cmphex(rd32(d, FSTS), ==, 0);
+    teardown(d);
+}
+
 /* ------------------------------------------------------------ throughput */
 
 /*
@@ -1345,6 +1393,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
     qtest_add_func("/vtd-qi/sweep", test_sweep);
     qtest_add_func("/vtd-qi/migration", test_migration);
+    qtest_add_func("/vtd-qi/migration-engine-off", test_migration_engine_off);
     if (g_test_perf()) {
         qtest_add_func("/vtd-qi/perf/iotlb-throughput", test_perf_iotlb);
     }
