@@ -10,7 +10,9 @@
  *  - descriptors are fetched from IQH toward IQT; context-cache, IOTLB,
  *    PASID-cache, PASID-IOTLB and interrupt-entry-cache descriptors complete
  *    when fetched, through the base's own processing functions
- *    (vtd_qi_base_process(), exported by the hook patch);
+ *    (vtd_qi_base_process(), exported by the hook patch); registers are
+ *    read and written, and fault and completion events raised, by the
+ *    base's own functions (exported by hook patch 0041);
  *  - a device-TLB or PASID device-TLB invalidation is sent to its endpoint
  *    as an ATS Invalidate Request (hw/pci/pcie_ats_inval.c) and completes
  *    only when the endpoint answers with the right Invalidate Tag; at most
@@ -50,7 +52,6 @@
 #include "qapi/qapi-events-vtd-fault.h"
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/intel_iommu_qi.h"
-#include "hw/i386/apic_internal.h"
 #include "hw/pci/pcie_ats_inval.h"
 #include "intel_iommu_internal.h"
 #include "system/dma.h"
@@ -60,75 +61,12 @@
 
 /* ---------------------------------------------------------------- registers */
 
-static uint32_t qi_get_long(IntelIOMMUState *s, hwaddr addr)
-{
-    return ldl_le_p(&s->csr[addr]);
-}
-
-static void qi_set_clear_long(IntelIOMMUState *s, hwaddr addr,
-                              uint32_t clear, uint32_t set)
-{
-    stl_le_p(&s->csr[addr], (ldl_le_p(&s->csr[addr]) & ~clear) | set);
-}
-
-static void qi_set_clear_quad(IntelIOMMUState *s, hwaddr addr,
-                              uint64_t clear, uint64_t set)
-{
-    stq_le_p(&s->csr[addr], (ldq_le_p(&s->csr[addr]) & ~clear) | set);
-}
-
 static void qi_update_iqh(IntelIOMMUState *s)
 {
     int shift = s->iq_dw ? VTD_IQH_QH_SHIFT_5 : VTD_IQH_QH_SHIFT_4;
 
     stq_le_p(&s->csr[DMAR_IQH_REG],
              ((uint64_t)s->iq_head << shift) & VTD_IQH_QH_MASK);
-}
-
-static void qi_send_msi(IntelIOMMUState *s, hwaddr addr_reg, hwaddr data_reg)
-{
-    MSIMessage msi = {
-        .address = qi_get_long(s, addr_reg),
-        .data = qi_get_long(s, data_reg),
-    };
-
-    trace_vtd_irq_generate(msi.address, msi.data);
-    apic_get_class(NULL)->send_msi(&msi);
-}
-
-#define VTD_FSTS_PENDING_EVENT (VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | \
-                                VTD_FSTS_ICE | VTD_FSTS_ITE)
-
-/* Fault event for a status bit just set; @pre_fsts is FSTS before that. */
-static void qi_fault_event(IntelIOMMUState *s, uint32_t pre_fsts)
-{
-    bool sent = false;
-
-    if (!(pre_fsts & VTD_FSTS_PENDING_EVENT)) {
-        qi_set_clear_long(s, DMAR_FECTL_REG, 0, VTD_FECTL_IP);
-        if (!(qi_get_long(s, DMAR_FECTL_REG) & VTD_FECTL_IM)) {
-            qi_send_msi(s, DMAR_FEADDR_REG, DMAR_FEDATA_REG);
-            qi_set_clear_long(s, DMAR_FECTL_REG, VTD_FECTL_IP, 0);
-            sent = true;
-        }
-    }
-    trace_vtd_qi_fault_event(pre_fsts, sent);
-}
-
-static void qi_completion_event(IntelIOMMUState *s)
-{
-    bool sent = false;
-
-    if (!(qi_get_long(s, DMAR_ICS_REG) & VTD_ICS_IWC)) {
-        qi_set_clear_long(s, DMAR_ICS_REG, 0, VTD_ICS_IWC);
-        qi_set_clear_long(s, DMAR_IECTL_REG, 0, VTD_IECTL_IP);
-        if (!(qi_get_long(s, DMAR_IECTL_REG) & VTD_IECTL_IM)) {
-            qi_send_msi(s, DMAR_IEADDR_REG, DMAR_IEDATA_REG);
-            qi_set_clear_long(s, DMAR_IECTL_REG, VTD_IECTL_IP, 0);
-            sent = true;
-        }
-    }
-    trace_vtd_qi_completion_event(sent);
 }
 
 /* Set FSTS.IQE/ICE/ITE, latch IQER, fault event, QMP event. */
@@ -140,7 +78,7 @@ static void qi_error(IntelIOMMUState *s, VtdQiErrorKind kind, uint16_t sid,
         [VTD_QI_ERROR_KIND_ICE] = VTD_FSTS_ICE,
         [VTD_QI_ERROR_KIND_ITE] = VTD_FSTS_ITE,
     };
-    uint32_t pre = qi_get_long(s, DMAR_FSTS_REG);
+    uint32_t pre = vtd_get_long_raw(s, DMAR_FSTS_REG);
     g_autofree char *path = NULL;
 
     trace_vtd_qi_error(VtdQiErrorKind_str(kind), sid, s->iq_head, s->iq_tail,
@@ -149,26 +87,28 @@ static void qi_error(IntelIOMMUState *s, VtdQiErrorKind kind, uint16_t sid,
         /* IQER keeps the record of the first error until software clears */
         return;
     }
-    qi_set_clear_long(s, DMAR_FSTS_REG, 0, bit[kind]);
+    vtd_set_clear_mask_long(s, DMAR_FSTS_REG, 0, bit[kind]);
     switch (kind) {
     case VTD_QI_ERROR_KIND_IQE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, VTD_IQER_IQEI_MASK, iqei);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG, VTD_IQER_IQEI_MASK, iqei);
         qemu_log_mask(LOG_GUEST_ERROR, "intel-iommu: invalidation queue "
                       "error IQEI %u at head %u tail %u\n", iqei,
                       s->iq_head, s->iq_tail);
         break;
     case VTD_QI_ERROR_KIND_ICE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, 0xffffULL << VTD_IQER_ICESID_SHIFT,
-                          (uint64_t)sid << VTD_IQER_ICESID_SHIFT);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG,
+                                0xffffULL << VTD_IQER_ICESID_SHIFT,
+                                (uint64_t)sid << VTD_IQER_ICESID_SHIFT);
         break;
     case VTD_QI_ERROR_KIND_ITE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, 0xffffULL << VTD_IQER_ITESID_SHIFT,
-                          (uint64_t)sid << VTD_IQER_ITESID_SHIFT);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG,
+                                0xffffULL << VTD_IQER_ITESID_SHIFT,
+                                (uint64_t)sid << VTD_IQER_ITESID_SHIFT);
         break;
     default:
         g_assert_not_reached();
     }
-    qi_fault_event(s, pre);
+    vtd_generate_fault_event(s, pre);
 
     path = object_get_canonical_path(OBJECT(s));
     qapi_event_send_x_vtd_qi_error(path, kind, sid, s->iq_head, s->iq_tail,
@@ -226,7 +166,7 @@ static void qi_wait_complete(IntelIOMMUState *s, uint16_t slot,
         }
     }
     if (lo & VTD_INV_DESC_WAIT_IF) {
-        qi_completion_event(s);
+        vtd_generate_completion_event(s);
     }
 }
 
@@ -567,7 +507,7 @@ static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
 static bool qi_stopped(IntelIOMMUState *s)
 {
     return !s->qi_enabled ||
-           (qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE));
+           (vtd_get_long_raw(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE));
 }
 
 /*
@@ -692,7 +632,7 @@ bool vtd_qi_iqt_write(IntelIOMMUState *s)
 void vtd_qi_fsts_write(IntelIOMMUState *s)
 {
     if (s->qi.async_engine && s->qi_enabled &&
-        !(qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
+        !(vtd_get_long_raw(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
         s->iq_head != s->iq_tail) {
         trace_vtd_qi_resume(s->iq_head, s->iq_tail);
         qi_run(s);

@@ -35,12 +35,16 @@
 #define ICS             0x9c
 #define IECTL           0xa0
 #define IQER            0xb0
+#define IRTA            0xb8
 
 #define GCMD_QIE        (1u << 26)
+#define GCMD_IRE        (1u << 25)
+#define GCMD_SIRTP      (1u << 24)
 #define ECAP_QI         (1ull << 1)
 #define ECAP_DT         (1ull << 2)
 #define ECAP_SMTS       (1ull << 43)
 
+#define FSTS_PPF        0x02u
 #define FSTS_IQE        0x10u
 #define FSTS_ICE        0x20u
 #define FSTS_ITE        0x40u
@@ -1050,6 +1054,49 @@ static void test_ice(void)
     teardown(t);
 }
 
+/* ------------------------------------------------------------ fault event */
+
+/*
+ * FECTL.IP and the fault interrupt follow one rule for every fault source:
+ * a new event is generated only if no status (PFO, PPF, IQE, ICE, ITE) was
+ * pending.  Here a primary fault (interrupt remapping: an IOAPIC message
+ * whose index is beyond the remapping table) while ITE is pending.
+ */
+static void test_fault_event_pending(void)
+{
+    T *t = setup(",intremap=on", 0, false, true);
+
+    /* an ITE with the fault interrupt unmasked: sent, IP clear */
+    wr32(t, FECTL, 0);
+    inject(t, "drop", -1);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd32(t, FECTL), ==, 0);
+    check_event(t, "ite", EP_SID, 2, 2, -1);
+
+    /* masked from now on, ITE still pending */
+    wr32(t, FECTL, FECTL_IM);
+    /* interrupt remapping on, a 2-entry table */
+    wr64(t, IRTA, 0x300000);
+    wr32(t, GCMD, GCMD_QIE | GCMD_SIRTP);
+    wr32(t, GCMD, GCMD_QIE | GCMD_IRE);
+    g_assert_cmphex(rd32(t, GSTS) & (GCMD_QIE | GCMD_IRE), ==,
+                    GCMD_QIE | GCMD_IRE);
+    /* IOAPIC pin 10: vector 0x30, edge, remappable format, index 5 */
+    qtest_writel(t->qts, 0xfec00000, 0x10 + 2 * 10);
+    qtest_writel(t->qts, 0xfec00010, 0x30);
+    qtest_writel(t->qts, 0xfec00000, 0x10 + 2 * 10 + 1);
+    qtest_writel(t->qts, 0xfec00010, 5 << 17 | 1 << 16);
+    qtest_set_irq_in(t->qts, "/machine/q35/ioapic", NULL, 10, 1);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE | FSTS_PPF);
+    /* ITE was pending: no new event, IP stays clear */
+    g_assert_cmphex(rd32(t, FECTL), ==, FECTL_IM);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ sweep */
 
 static void test_sweep(void)
@@ -1391,6 +1438,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/inject-lifetime", test_inject_lifetime);
     qtest_add_func("/vtd-qi/ice", test_ice);
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
+    qtest_add_func("/vtd-qi/fault-event-pending", test_fault_event_pending);
     qtest_add_func("/vtd-qi/sweep", test_sweep);
     qtest_add_func("/vtd-qi/migration", test_migration);
     qtest_add_func("/vtd-qi/migration-engine-off", test_migration_engine_off);

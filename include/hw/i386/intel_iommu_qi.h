@@ -54,7 +54,7 @@ typedef struct VTDQIPending {
 
 typedef struct VTDQIEngine {
     /* properties */
-    bool async_engine;              /* x-qi-engine: this engine, not the base's loop */
+    bool async_engine;              /* x-qi-engine (else the base's loop) */
     uint64_t ite_timeout_ns;        /* x-ite-timeout-ns */
 
     /* state, migrated in a subsection while anything is pending */
@@ -101,5 +101,19 @@ bool vtd_qi_base_process(struct IntelIOMMUState *s, union VTDInvDesc *desc);
 /* The address space of requester id @sid (no PASID), NULL if none. */
 struct VTDAddressSpace *vtd_get_as_by_sid(struct IntelIOMMUState *s,
                                           uint16_t sid);
+/* Register file access, as the base's own MMIO handlers do it */
+uint32_t vtd_get_long_raw(struct IntelIOMMUState *s, hwaddr addr);
+uint32_t vtd_set_clear_mask_long(struct IntelIOMMUState *s, hwaddr addr,
+                                 uint32_t clear, uint32_t mask);
+uint64_t vtd_set_clear_mask_quad(struct IntelIOMMUState *s, hwaddr addr,
+                                 uint64_t clear, uint64_t mask);
+/*
+ * Fault event for a status bit just set (@pre_fsts: FSTS before): none if
+ * PFO, PPF, IQE, ICE or ITE was pending (ICE/ITE:
+ * scripts/patches/0043-intel-iommu-fault-event-ice-ite.patch).
+ */
+void vtd_generate_fault_event(struct IntelIOMMUState *s, uint32_t pre_fsts);
+/* ICS.IWC and the invalidation completion event (wait descriptor, IF) */
+void vtd_generate_completion_event(struct IntelIOMMUState *s);
 
 #endif
