@@ -65,6 +65,7 @@
 
 #define TIMEOUT_NS      1000000ull          /* x-ite-timeout-ns */
 #define LATENCY_NS      2000ull             /* PCIE_ATS_INVAL_LATENCY_NS */
+#define EVENT_RATE_NS   1000000000ll        /* X_VTD_QI_ERROR rate limit */
 
 typedef struct T {
     QTestState *qts;
@@ -215,10 +216,28 @@ static uint64_t devtlb_lo(uint16_t sid, unsigned qdep)
 }
 #define DEVTLB_HI_ALL   0x7ffffffffffff001ull
 
+/* X_VTD_QI_ERROR already sent (a QMP round trip reads it in), or NULL */
+static QDict *event_sent(T *t)
+{
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    return qtest_qmp_event_ref(t->qts, "X_VTD_QI_ERROR");
+}
+
+/*
+ * The next X_VTD_QI_ERROR.  The monitor sends at most one a second (of
+ * virtual time under qtest) and holds back the last one raised within the
+ * second: if none has been sent, let that second pass.
+ */
 static QDict *event(T *t)
 {
-    QDict *ev = qtest_qmp_eventwait_ref(t->qts, "X_VTD_QI_ERROR");
-    QDict *data = qdict_get_qdict(ev, "data");
+    QDict *ev = event_sent(t);
+    QDict *data;
+
+    if (!ev) {
+        qtest_clock_step(t->qts, EVENT_RATE_NS);
+        ev = qtest_qmp_eventwait_ref(t->qts, "X_VTD_QI_ERROR");
+    }
+    data = qdict_get_qdict(ev, "data");
 
     qobject_ref(data);
     qobject_unref(ev);
@@ -1097,6 +1116,56 @@ static void test_fault_event_pending(void)
     teardown(t);
 }
 
+/* ------------------------------------------------------------ QMP event */
+
+/* Raise IQE with a bad tail @bad, then put the tail back and clear IQE. */
+static void bad_tail(T *t, unsigned bad)
+{
+    wr64(t, IQT, (uint64_t)bad << 4);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_IQE);
+    wr64(t, IQT, 0);
+    wr32(t, FSTS, FSTS_IQE);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+}
+
+/*
+ * X_VTD_QI_ERROR is guest-triggerable (a guest raises IQE as fast as it
+ * writes registers): QEMU's monitor throttles it to one a second (virtual
+ * time under qtest); the last one raised within the second comes at its
+ * end, the others never.
+ */
+static void test_event_rate_limit(void)
+{
+    T *t = setup(NULL, 0, false, true);
+    QDict *ev;
+
+    bad_tail(t, 300);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    qobject_unref(ev);
+    bad_tail(t, 301);
+    bad_tail(t, 302);
+    g_assert_null(event_sent(t));
+    qtest_clock_step(t->qts, EVENT_RATE_NS - 1);
+    g_assert_null(event_sent(t));
+    qtest_clock_step(t->qts, 1);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "tail"), ==,
+                    302);
+    qobject_unref(ev);
+    g_assert_null(event_sent(t));
+    /* a second later the next one goes at once again */
+    qtest_clock_step(t->qts, EVENT_RATE_NS);
+    bad_tail(t, 303);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "tail"), ==,
+                    303);
+    qobject_unref(ev);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ sweep */
 
 static void test_sweep(void)
@@ -1439,6 +1508,7 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/ice", test_ice);
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
     qtest_add_func("/vtd-qi/fault-event-pending", test_fault_event_pending);
+    qtest_add_func("/vtd-qi/event-rate-limit", test_event_rate_limit);
     qtest_add_func("/vtd-qi/sweep", test_sweep);
     qtest_add_func("/vtd-qi/migration", test_migration);
     qtest_add_func("/vtd-qi/migration-engine-off", test_migration_engine_off);
