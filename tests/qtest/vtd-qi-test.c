@@ -1357,6 +1357,7 @@ static void test_migration(void)
  */
 static void test_migration_engine_off(void)
 {
+    const char *not_completed[] = { "completed", NULL };
     g_autofree char *file = g_strdup_printf("%s/vtd-qi-mig-off-%d",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *uri = g_strdup_printf("file:%s", file);
@@ -1381,8 +1382,7 @@ static void test_migration_engine_off(void)
         "-device virtio-net-pci,id=nic,bus=rp1,ats=on,disable-legacy=on,"
         "iommu_platform=on,romfile= -incoming defer");
     migrate_incoming_qmp(d->qts, uri, NULL, "{'exit-on-error': false}");
-    wait_for_migration_status(d->qts, "failed",
-                              (const char *[]) { "completed", NULL });
+    wait_for_migration_status(d->qts, "failed", not_completed);
     rsp = migrate_query(d->qts);
     g_assert_cmpstr(qdict_get_str(rsp, "error-desc"), ==,
                     "load of migration failed: Invalid argument");
