@@ -3,13 +3,16 @@
  *
  * The base model processes the whole invalidation queue synchronously when
  * the guest writes IQT, and a device-TLB invalidation "completes" at once.
- * This engine (on by default, intel-iommu property x-qi-engine) replaces
+ * This engine (on by default, intel-iommu property x-qi-engine, field
+ * qi.async_engine beside the base's qi_enabled, which is GSTS.QIES) replaces
  * that loop, as the VT-d specification describes the hardware:
  *
  *  - descriptors are fetched from IQH toward IQT; context-cache, IOTLB,
  *    PASID-cache, PASID-IOTLB and interrupt-entry-cache descriptors complete
  *    when fetched, through the base's own processing functions
- *    (vtd_qi_base_process(), exported by the hook patch);
+ *    (vtd_qi_base_process(), exported by the hook patch); registers are
+ *    read and written, and fault and completion events raised, by the
+ *    base's own functions (exported by hook patch 0041);
  *  - a device-TLB or PASID device-TLB invalidation is sent to its endpoint
  *    as an ATS Invalidate Request (hw/pci/pcie_ats_inval.c) and completes
  *    only when the endpoint answers with the right Invalidate Tag; at most
@@ -42,12 +45,13 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "qapi/qapi-events-vtd-fault.h"
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/intel_iommu_qi.h"
-#include "hw/i386/apic_internal.h"
-#include "hw/i386/pc.h"
 #include "hw/pci/pcie_ats_inval.h"
 #include "intel_iommu_internal.h"
 #include "system/dma.h"
@@ -57,75 +61,12 @@
 
 /* ---------------------------------------------------------------- registers */
 
-static uint32_t qi_get_long(IntelIOMMUState *s, hwaddr addr)
-{
-    return ldl_le_p(&s->csr[addr]);
-}
-
-static void qi_set_clear_long(IntelIOMMUState *s, hwaddr addr,
-                              uint32_t clear, uint32_t set)
-{
-    stl_le_p(&s->csr[addr], (ldl_le_p(&s->csr[addr]) & ~clear) | set);
-}
-
-static void qi_set_clear_quad(IntelIOMMUState *s, hwaddr addr,
-                              uint64_t clear, uint64_t set)
-{
-    stq_le_p(&s->csr[addr], (ldq_le_p(&s->csr[addr]) & ~clear) | set);
-}
-
 static void qi_update_iqh(IntelIOMMUState *s)
 {
     int shift = s->iq_dw ? VTD_IQH_QH_SHIFT_5 : VTD_IQH_QH_SHIFT_4;
 
     stq_le_p(&s->csr[DMAR_IQH_REG],
              ((uint64_t)s->iq_head << shift) & VTD_IQH_QH_MASK);
-}
-
-static void qi_send_msi(IntelIOMMUState *s, hwaddr addr_reg, hwaddr data_reg)
-{
-    MSIMessage msi = {
-        .address = qi_get_long(s, addr_reg),
-        .data = qi_get_long(s, data_reg),
-    };
-
-    trace_vtd_irq_generate(msi.address, msi.data);
-    apic_get_class(NULL)->send_msi(&msi);
-}
-
-#define VTD_FSTS_PENDING_EVENT (VTD_FSTS_PFO | VTD_FSTS_PPF | VTD_FSTS_IQE | \
-                                VTD_FSTS_ICE | VTD_FSTS_ITE)
-
-/* Fault event for a status bit just set; @pre_fsts is FSTS before that. */
-static void qi_fault_event(IntelIOMMUState *s, uint32_t pre_fsts)
-{
-    bool sent = false;
-
-    if (!(pre_fsts & VTD_FSTS_PENDING_EVENT)) {
-        qi_set_clear_long(s, DMAR_FECTL_REG, 0, VTD_FECTL_IP);
-        if (!(qi_get_long(s, DMAR_FECTL_REG) & VTD_FECTL_IM)) {
-            qi_send_msi(s, DMAR_FEADDR_REG, DMAR_FEDATA_REG);
-            qi_set_clear_long(s, DMAR_FECTL_REG, VTD_FECTL_IP, 0);
-            sent = true;
-        }
-    }
-    trace_vtd_qi_fault_event(pre_fsts, sent);
-}
-
-static void qi_completion_event(IntelIOMMUState *s)
-{
-    bool sent = false;
-
-    if (!(qi_get_long(s, DMAR_ICS_REG) & VTD_ICS_IWC)) {
-        qi_set_clear_long(s, DMAR_ICS_REG, 0, VTD_ICS_IWC);
-        qi_set_clear_long(s, DMAR_IECTL_REG, 0, VTD_IECTL_IP);
-        if (!(qi_get_long(s, DMAR_IECTL_REG) & VTD_IECTL_IM)) {
-            qi_send_msi(s, DMAR_IEADDR_REG, DMAR_IEDATA_REG);
-            qi_set_clear_long(s, DMAR_IECTL_REG, VTD_IECTL_IP, 0);
-            sent = true;
-        }
-    }
-    trace_vtd_qi_completion_event(sent);
 }
 
 /* Set FSTS.IQE/ICE/ITE, latch IQER, fault event, QMP event. */
@@ -137,7 +78,7 @@ static void qi_error(IntelIOMMUState *s, VtdQiErrorKind kind, uint16_t sid,
         [VTD_QI_ERROR_KIND_ICE] = VTD_FSTS_ICE,
         [VTD_QI_ERROR_KIND_ITE] = VTD_FSTS_ITE,
     };
-    uint32_t pre = qi_get_long(s, DMAR_FSTS_REG);
+    uint32_t pre = vtd_get_long_raw(s, DMAR_FSTS_REG);
     g_autofree char *path = NULL;
 
     trace_vtd_qi_error(VtdQiErrorKind_str(kind), sid, s->iq_head, s->iq_tail,
@@ -146,26 +87,28 @@ static void qi_error(IntelIOMMUState *s, VtdQiErrorKind kind, uint16_t sid,
         /* IQER keeps the record of the first error until software clears */
         return;
     }
-    qi_set_clear_long(s, DMAR_FSTS_REG, 0, bit[kind]);
+    vtd_set_clear_mask_long(s, DMAR_FSTS_REG, 0, bit[kind]);
     switch (kind) {
     case VTD_QI_ERROR_KIND_IQE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, VTD_IQER_IQEI_MASK, iqei);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG, VTD_IQER_IQEI_MASK, iqei);
         qemu_log_mask(LOG_GUEST_ERROR, "intel-iommu: invalidation queue "
                       "error IQEI %u at head %u tail %u\n", iqei,
                       s->iq_head, s->iq_tail);
         break;
     case VTD_QI_ERROR_KIND_ICE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, 0xffffULL << VTD_IQER_ICESID_SHIFT,
-                          (uint64_t)sid << VTD_IQER_ICESID_SHIFT);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG,
+                                0xffffULL << VTD_IQER_ICESID_SHIFT,
+                                (uint64_t)sid << VTD_IQER_ICESID_SHIFT);
         break;
     case VTD_QI_ERROR_KIND_ITE:
-        qi_set_clear_quad(s, DMAR_IQER_REG, 0xffffULL << VTD_IQER_ITESID_SHIFT,
-                          (uint64_t)sid << VTD_IQER_ITESID_SHIFT);
+        vtd_set_clear_mask_quad(s, DMAR_IQER_REG,
+                                0xffffULL << VTD_IQER_ITESID_SHIFT,
+                                (uint64_t)sid << VTD_IQER_ITESID_SHIFT);
         break;
     default:
         g_assert_not_reached();
     }
-    qi_fault_event(s, pre);
+    vtd_generate_fault_event(s, pre);
 
     path = object_get_canonical_path(OBJECT(s));
     qapi_event_send_x_vtd_qi_error(path, kind, sid, s->iq_head, s->iq_tail,
@@ -223,7 +166,7 @@ static void qi_wait_complete(IntelIOMMUState *s, uint16_t slot,
         }
     }
     if (lo & VTD_INV_DESC_WAIT_IF) {
-        qi_completion_event(s);
+        vtd_generate_completion_event(s);
     }
 }
 
@@ -256,13 +199,26 @@ static void qi_drop_all(IntelIOMMUState *s, bool ite)
         }
     }
     e->npending = 0;
-    if (e->ite_timer) {
-        timer_del(e->ite_timer);
-    }
+    timer_del(e->ite_timer);
+    qemu_bh_cancel(e->run_bh);
     pcie_ats_inval_cancel(s);
 }
 
 static void qi_run(IntelIOMMUState *s);
+
+/*
+ * The endpoint with requester id @sid among the devices this IOMMU
+ * translates for (on any bus behind it: pxb-pcie expanders too), found
+ * the way the base finds the address space it invalidates for the same
+ * descriptor.  NULL if there is none.
+ */
+static PCIDevice *qi_endpoint(IntelIOMMUState *s, uint16_t sid)
+{
+    VTDAddressSpace *as = vtd_get_as_by_sid(s, sid);
+
+    return as ? pci_find_device(as->bus, pci_bus_num(as->bus), as->devfn)
+              : NULL;
+}
 
 /* An endpoint answered (hw/pci/pcie_ats_inval.c). */
 static void qi_ats_done(void *opaque, uint16_t sid, uint8_t itag)
@@ -277,9 +233,8 @@ static void qi_ats_done(void *opaque, uint16_t sid, uint8_t itag)
         if (qi_is_devtlb(p) && p->sid == sid && p->itag == itag) {
             trace_vtd_qi_devtlb_done(p->slot, sid, itag);
             qi_remove(e, i);
-            qi_retire(s);
             qi_arm_timer(s);
-            qi_run(s);
+            qi_run(s);              /* retires the waits it unblocked */
             return;
         }
     }
@@ -343,12 +298,14 @@ static void qi_send(IntelIOMMUState *s, VTDInvDesc *d, uint8_t type,
     p->sid = sid;
     p->type = type;
     p->itag = tag;
-    p->deadline = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + e->ite_timeout_ns;
+    p->deadline = pcie_ats_inval_deadline(e->ite_timeout_ns);
     e->npending++;
 
     trace_vtd_qi_devtlb_send(p->slot, sid, tag, p->deadline);
-    timer_mod_anticipate(e->ite_timer, p->deadline);
-    pcie_ats_inval_send(e->bus, sid, tag, qi_ats_done, s);
+    if (p->deadline != INT64_MAX) {
+        timer_mod_anticipate(e->ite_timer, p->deadline);
+    }
+    pcie_ats_inval_send(qi_endpoint(s, sid), sid, tag, qi_ats_done, s);
 }
 
 /* Requests to @sid outstanding, against its invalidate queue depth. */
@@ -547,23 +504,34 @@ static QIStep qi_step(IntelIOMMUState *s, QIFetch *f)
     return QI_DONE;
 }
 
-/* Fetch from IQH toward IQT while nothing stops us. */
-static void qi_run(IntelIOMMUState *s)
+static bool qi_stopped(IntelIOMMUState *s)
+{
+    return !s->qi_enabled ||
+           (vtd_get_long_raw(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE));
+}
+
+/*
+ * One pass: complete the waits nothing blocks any more, then fetch from IQH
+ * toward IQT while nothing stops us, at most *@budget descriptors.  Stops
+ * after a descriptor whose side effect asked for a run (qi.rerun): the
+ * caller starts over from the registers as they are now.
+ */
+static void qi_run_pass(IntelIOMMUState *s, uint32_t *budget)
 {
     VTDQIEngine *e = &s->qi;
     QIFetch f;
 
     f.n = 0;
+    qi_retire(s);
     trace_vtd_qi_fetch(s->iq_head, s->iq_tail, e->npending);
-    if (!s->qi_enabled ||
-        (qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE))) {
+    if (qi_stopped(s)) {
         return;
     }
     if (s->iq_tail >= s->iq_size) {
         qi_iqe(s, VTD_IQEI_BAD_TAIL);
         return;
     }
-    while (s->iq_head != s->iq_tail) {
+    while (s->iq_head != s->iq_tail && *budget && !qi_stopped(s)) {
         if (e->npending) {
             if (e->npending == VTD_QI_MAX_PENDING) {
                 trace_vtd_qi_stall(s->iq_head, "pending descriptors full");
@@ -577,11 +545,58 @@ static void qi_run(IntelIOMMUState *s)
         if (qi_step(s, &f) != QI_DONE) {
             break;
         }
+        if (!s->qi_enabled) {
+            return;             /* disabled by the step: IQH is reset */
+        }
+        (*budget)--;
         if (++s->iq_head == s->iq_size) {
             s->iq_head = 0;
         }
+        if (e->rerun) {
+            break;
+        }
     }
     qi_update_iqh(s);
+}
+
+/*
+ * Process the queue.  Not re-entrant: a descriptor's side effect can ask
+ * for a run while one is in progress (a wait whose status address is the
+ * IOMMU's own IQT, FSTS or GCMD, completed from a timer, where QEMU's
+ * memory re-entrancy guard is not engaged).  Such a request only sets
+ * qi.rerun; the running loop finishes the descriptor and starts over.
+ *
+ * A run does at most one queue's worth of descriptors.  More can only be
+ * due when status writes keep moving the tail (hardware would go round
+ * for ever too); the rest is done from a bottom half, so the main loop
+ * (and the guest's vCPUs, which may repair the queue) keep running.
+ */
+static void qi_run(IntelIOMMUState *s)
+{
+    VTDQIEngine *e = &s->qi;
+    uint32_t budget = s->iq_size;
+
+    if (e->running) {
+        trace_vtd_qi_rerun(s->iq_head, s->iq_tail);
+        e->rerun = true;
+        return;
+    }
+    e->running = true;
+    do {
+        e->rerun = false;
+        qi_run_pass(s, &budget);
+    } while (e->rerun && budget);
+    e->running = false;
+
+    if (!budget && !qi_stopped(s) && s->iq_head != s->iq_tail) {
+        trace_vtd_qi_defer(s->iq_head, s->iq_tail);
+        qemu_bh_schedule(e->run_bh);
+    }
+}
+
+static void qi_run_bh(void *opaque)
+{
+    qi_run(opaque);
 }
 
 /* ---------------------------------------------------------------- hooks */
@@ -590,7 +605,7 @@ static void qi_vm_state_change(void *opaque, bool running, RunState state);
 
 bool vtd_qi_fetch(IntelIOMMUState *s)
 {
-    if (!s->qi.enabled) {
+    if (!s->qi.async_engine) {
         return false;
     }
     qi_run(s);
@@ -601,7 +616,7 @@ bool vtd_qi_iqt_write(IntelIOMMUState *s)
 {
     uint64_t val = ldq_le_p(&s->csr[DMAR_IQT_REG]);
 
-    if (!s->qi.enabled) {
+    if (!s->qi.async_engine) {
         return false;
     }
     if (s->iq_dw && (val & VTD_IQT_QT_256_RSV_BIT)) {
@@ -616,8 +631,8 @@ bool vtd_qi_iqt_write(IntelIOMMUState *s)
 
 void vtd_qi_fsts_write(IntelIOMMUState *s)
 {
-    if (s->qi.enabled && s->qi_enabled &&
-        !(qi_get_long(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
+    if (s->qi.async_engine && s->qi_enabled &&
+        !(vtd_get_long_raw(s, DMAR_FSTS_REG) & (VTD_FSTS_IQE | VTD_FSTS_ITE)) &&
         s->iq_head != s->iq_tail) {
         trace_vtd_qi_resume(s->iq_head, s->iq_tail);
         qi_run(s);
@@ -626,27 +641,55 @@ void vtd_qi_fsts_write(IntelIOMMUState *s)
 
 void vtd_qi_disable(IntelIOMMUState *s)
 {
+    if (s->qi.async_engine) {
+        qi_drop_all(s, false);
+    }
+}
+
+bool vtd_qi_realize(IntelIOMMUState *s, Error **errp)
+{
+    VTDQIEngine *e = &s->qi;
+
+    if (!e->ite_timeout_ns) {
+        error_setg(errp, "x-ite-timeout-ns must be at least 1 ns");
+        error_append_hint(errp, "A time-out of 2^63 ns or more means "
+                          "\"never\".\n");
+        return false;
+    }
+    e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
+    e->run_bh = qemu_bh_new(qi_run_bh, s);
+    e->vm_state = qemu_add_vm_change_state_handler(qi_vm_state_change, s);
+    return true;
+}
+
+void vtd_qi_unrealize(DeviceState *dev)
+{
+    IntelIOMMUState *s = INTEL_IOMMU_DEVICE(dev);
+    VTDQIEngine *e = &s->qi;
+
     qi_drop_all(s, false);
+    timer_free(e->ite_timer);
+    e->ite_timer = NULL;
+    qemu_bh_delete(e->run_bh);
+    e->run_bh = NULL;
+    qemu_del_vm_change_state_handler(e->vm_state);
+    e->vm_state = NULL;
 }
 
 void vtd_qi_reset(IntelIOMMUState *s)
 {
     VTDQIEngine *e = &s->qi;
 
-    if (!e->ite_timer) {
-        e->ite_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, qi_ite_timer, s);
-        e->bus = PC_MACHINE(qdev_get_machine())->pcibus;
-        qemu_add_vm_change_state_handler(qi_vm_state_change, s);
+    if (!e->async_engine) {
+        return;
     }
     qi_drop_all(s, false);
     e->next_itag = 0;
     e->resend = false;
-    if (e->enabled) {
-        /* IQE, ICE and ITE are write-1-to-clear (with PFO) */
-        stl_le_p(&s->w1cmask[DMAR_FSTS_REG],
-                 VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
-        stq_le_p(&s->csr[DMAR_IQER_REG], 0);
-    }
+    /* IQE, ICE and ITE are write-1-to-clear (with PFO) */
+    stl_le_p(&s->w1cmask[DMAR_FSTS_REG],
+             VTD_FSTS_PFO | VTD_FSTS_IQE | VTD_FSTS_ICE | VTD_FSTS_ITE);
+    stq_le_p(&s->csr[DMAR_IQER_REG], 0);
 }
 
 /* ---------------------------------------------------------------- vmstate */
@@ -695,9 +738,28 @@ static void qi_vm_state_change(void *opaque, bool running, RunState state)
 
         if (qi_is_devtlb(p)) {
             trace_vtd_qi_devtlb_send(p->slot, p->sid, p->itag, p->deadline);
-            pcie_ats_inval_send(e->bus, p->sid, p->itag, qi_ats_done, s);
+            pcie_ats_inval_send(qi_endpoint(s, p->sid), p->sid, p->itag,
+                                qi_ats_done, s);
         }
     }
+}
+
+/*
+ * Requests outstanding on the source, x-qi-engine=off here: the base's
+ * loop has no notion of them (the waits behind them would never complete
+ * and the engine would have to run after all).  Refuse the stream.
+ */
+static int vtd_qi_pre_load(void *opaque)
+{
+    IntelIOMMUState *s = opaque;
+
+    if (!s->qi.async_engine) {
+        error_report("intel-iommu: the migration stream carries outstanding "
+                     "queued invalidations (x-qi-engine=on on the source), "
+                     "but x-qi-engine=off here");
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static int vtd_qi_post_load(void *opaque, int version_id)
@@ -723,6 +785,7 @@ const VMStateDescription vtd_qi_vmstate = {
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = vtd_qi_vmstate_needed,
+    .pre_load = vtd_qi_pre_load,
     .post_load = vtd_qi_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT32(qi.npending, IntelIOMMUState),

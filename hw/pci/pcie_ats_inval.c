@@ -9,7 +9,10 @@
  * (pcie_slot_fault_link_is_down()), when ATS is disabled in its ATS
  * capability, or when QMP x-ats-inject (qapi/vtd-fault.json) tells it to
  * drop requests.  Whether it can answer is checked both when the request
- * arrives and when the answer would leave the device.
+ * arrives and when the answer would leave the device.  Injection and the
+ * answers in flight belong to the device instance: they go when it is
+ * unrealized (hook in pci_qdev_unrealize()), so a new device plugged with
+ * the same id starts afresh and never sends its predecessor's answers.
  *
  * Copyright (c) 2026 plugfault developers
  *
@@ -32,7 +35,11 @@
 #include "qom/object.h"
 #include "trace.h"
 
-/* Per-endpoint behaviour set by x-ats-inject, keyed by canonical QOM path. */
+/*
+ * Per-endpoint behaviour set by x-ats-inject, keyed by the device instance
+ * (PCIDevice *): a new device with the same id does not inherit it.
+ * Dropped when the device is unrealized (pcie_ats_inval_unrealize()).
+ */
 typedef struct ATSInject {
     AtsInjectMode mode;
     uint64_t delay_ns;
@@ -40,10 +47,10 @@ typedef struct ATSInject {
 
 static GHashTable *injections;
 
-/* An Invalidate Completion on its way back. */
+/* An Invalidate Completion on its way back from the device instance @dev. */
 typedef struct ATSAnswer {
     QEMUTimer *timer;
-    PCIBus *root;
+    PCIDevice *dev;         /* valid: answers go when @dev is unrealized */
     uint16_t sid;
     uint8_t itag;           /* the tag the endpoint will send */
     PCIeATSInvalDone *done;
@@ -54,27 +61,26 @@ typedef struct ATSAnswer {
 static QLIST_HEAD(, ATSAnswer) answers = QLIST_HEAD_INITIALIZER(answers);
 
 /*
- * The endpoint @sid, if it can exchange ATS messages now: present, ATS
- * capable and enabled, powered, and every link up to the root up.
+ * Whether @dev can exchange ATS messages now: present, ATS capable and
+ * enabled, powered, and every link up to the root up.
  */
-static PCIDevice *ats_endpoint(PCIBus *root, uint16_t sid, const char **why)
+static bool ats_endpoint_ready(PCIDevice *dev, const char **why)
 {
-    PCIDevice *dev = pci_find_device(root, PCI_BUS_NUM(sid), sid & 0xff);
     PCIBus *bus;
 
     if (!dev || !DEVICE(dev)->realized) {
         *why = "absent";
-        return NULL;
+        return false;
     }
     if (!pci_is_express(dev) || !dev->exp.ats_cap ||
         !(pci_get_word(dev->config + dev->exp.ats_cap + PCI_ATS_CTRL) &
           PCI_ATS_CTRL_ENABLE)) {
         *why = "ATS disabled";
-        return NULL;
+        return false;
     }
     if (!dev->enabled) {
         *why = "powered off";
-        return NULL;
+        return false;
     }
     for (bus = pci_get_bus(dev); !pci_bus_is_root(bus);
          bus = pci_get_bus(bus->parent_dev)) {
@@ -83,10 +89,10 @@ static PCIDevice *ats_endpoint(PCIBus *root, uint16_t sid, const char **why)
         if (pci_is_express(port) && port->exp.exp_cap &&
             pcie_slot_fault_link_is_down(port)) {
             *why = "link down";
-            return NULL;
+            return false;
         }
     }
-    return dev;
+    return true;
 }
 
 static ATSInject *injection_of(PCIDevice *dev)
@@ -94,7 +100,7 @@ static ATSInject *injection_of(PCIDevice *dev)
     ATSInject *inj = NULL;
 
     if (injections && g_hash_table_size(injections)) {
-        inj = g_hash_table_lookup(injections, DEVICE(dev)->canonical_path);
+        inj = g_hash_table_lookup(injections, dev);
     }
     return inj;
 }
@@ -115,7 +121,7 @@ static void answer_fire(void *opaque)
     uint16_t sid = a->sid;
     uint8_t itag = a->itag;
 
-    if (!ats_endpoint(a->root, sid, &why)) {
+    if (!ats_endpoint_ready(a->dev, &why)) {
         trace_pcie_ats_inval_lost(sid, itag, why);
         answer_free(a);
         return;
@@ -125,17 +131,17 @@ static void answer_fire(void *opaque)
     done(done_opaque, sid, itag);
 }
 
-void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
+void pcie_ats_inval_send(PCIDevice *dev, uint16_t sid, uint8_t itag,
                          PCIeATSInvalDone *done, void *opaque)
 {
     const char *why = NULL;
-    PCIDevice *dev = ats_endpoint(root, sid, &why);
     uint64_t latency = PCIE_ATS_INVAL_LATENCY_NS;
     uint8_t answer_tag = itag;
+    int64_t deadline;
     ATSInject *inj;
     ATSAnswer *a;
 
-    if (!dev) {
+    if (!ats_endpoint_ready(dev, &why)) {
         trace_pcie_ats_inval_unanswered(sid, itag, why);
         return;
     }
@@ -155,17 +161,22 @@ void pcie_ats_inval_send(PCIBus *root, uint16_t sid, uint8_t itag,
             break;
         }
     }
+    deadline = pcie_ats_inval_deadline(latency);
+    if (deadline == INT64_MAX) {
+        trace_pcie_ats_inval_unanswered(sid, itag, "delay beyond the clock");
+        return;
+    }
     trace_pcie_ats_inval_request(sid, itag, answer_tag, latency);
 
     a = g_new0(ATSAnswer, 1);
-    a->root = root;
+    a->dev = dev;
     a->sid = sid;
     a->itag = answer_tag;
     a->done = done;
     a->opaque = opaque;
     a->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, answer_fire, a);
     QLIST_INSERT_HEAD(&answers, a, next);
-    timer_mod(a->timer, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + latency);
+    timer_mod(a->timer, deadline);
 }
 
 void pcie_ats_inval_cancel(void *opaque)
@@ -177,6 +188,21 @@ void pcie_ats_inval_cancel(void *opaque)
             trace_pcie_ats_inval_cancel(a->sid, a->itag);
             answer_free(a);
         }
+    }
+}
+
+void pcie_ats_inval_unrealize(PCIDevice *dev)
+{
+    ATSAnswer *a, *tmp;
+
+    QLIST_FOREACH_SAFE(a, &answers, next, tmp) {
+        if (a->dev == dev) {
+            trace_pcie_ats_inval_lost(a->sid, a->itag, "device unrealized");
+            answer_free(a);
+        }
+    }
+    if (injections) {
+        g_hash_table_remove(injections, dev);
     }
 }
 
@@ -215,17 +241,16 @@ void qmp_x_ats_inject(const char *id, AtsInjectMode mode,
         return;
     }
     if (!injections) {
-        injections = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                           g_free, g_free);
+        injections = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     }
     trace_pcie_ats_inval_inject(ds->canonical_path, AtsInjectMode_str(mode),
                                 delay_ns);
     if (mode == ATS_INJECT_MODE_RESPOND) {
-        g_hash_table_remove(injections, ds->canonical_path);
+        g_hash_table_remove(injections, dev);
         return;
     }
     inj = g_new0(ATSInject, 1);
     inj->mode = mode;
     inj->delay_ns = delay_ns;
-    g_hash_table_replace(injections, g_strdup(ds->canonical_path), inj);
+    g_hash_table_replace(injections, dev, inj);
 }

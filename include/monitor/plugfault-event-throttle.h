@@ -8,8 +8,8 @@
  * Guest-triggerable events are throttled to one per second per key, as the
  * base throttles its own (monitor/monitor.c, monitor_qapi_event_conf):
  * scripts/patches/0032-monitor-throttle-plugfault-events.patch adds ours
- * and asks this header for their key, so that one device's events never
- * hide another's.
+ * and asks this header for their key, so that one device's or one IOMMU's
+ * events never hide another's.
  */
 
 #ifndef MONITOR_PLUGFAULT_EVENT_THROTTLE_H
@@ -26,6 +26,8 @@ static inline const char *plugfault_event_throttle_member(QAPIEvent event)
         return "device";
     case QAPI_EVENT_LIVE_TRANSLATION_STALE_ACCESS:
         return "old-device";
+    case QAPI_EVENT_X_VTD_QI_ERROR:
+        return "iommu";
     default:
         return NULL;
     }

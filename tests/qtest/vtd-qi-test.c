@@ -17,6 +17,8 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qemu/bswap.h"
+#include "migration/migration-qmp.h"
+#include "migration/migration-util.h"
 
 #define IOMMU_BASE      0xfed90000ULL
 
@@ -33,12 +35,16 @@
 #define ICS             0x9c
 #define IECTL           0xa0
 #define IQER            0xb0
+#define IRTA            0xb8
 
 #define GCMD_QIE        (1u << 26)
+#define GCMD_IRE        (1u << 25)
+#define GCMD_SIRTP      (1u << 24)
 #define ECAP_QI         (1ull << 1)
 #define ECAP_DT         (1ull << 2)
 #define ECAP_SMTS       (1ull << 43)
 
+#define FSTS_PPF        0x02u
 #define FSTS_IQE        0x10u
 #define FSTS_ICE        0x20u
 #define FSTS_ITE        0x40u
@@ -59,6 +65,7 @@
 
 #define TIMEOUT_NS      1000000ull          /* x-ite-timeout-ns */
 #define LATENCY_NS      2000ull             /* PCIE_ATS_INVAL_LATENCY_NS */
+#define EVENT_RATE_NS   1000000000ll        /* X_VTD_QI_ERROR rate limit */
 
 typedef struct T {
     QTestState *qts;
@@ -98,23 +105,28 @@ static uint64_t ecam(unsigned bus, unsigned devfn, unsigned off)
     return ECAM + ((uint64_t)bus << 20) + ((uint64_t)devfn << 12) + off;
 }
 
-/* Find the endpoint's ATS capability and set its Enable bit. */
-static void ats_enable(T *t, bool on)
+/* Find the ATS capability of the endpoint at @bus:00.0, set its Enable. */
+static void ats_enable_at(T *t, unsigned bus, bool on)
 {
     unsigned off = 0x100;
 
     while (off) {
-        uint32_t hdr = qtest_readl(t->qts, ecam(1, 0, off));
+        uint32_t hdr = qtest_readl(t->qts, ecam(bus, 0, off));
 
         if ((hdr & 0xffff) == 0x000f) {
-            qtest_writew(t->qts, ecam(1, 0, off + 6), on ? 0x8000 : 0);
-            g_assert_cmphex(qtest_readw(t->qts, ecam(1, 0, off + 6)), ==,
+            qtest_writew(t->qts, ecam(bus, 0, off + 6), on ? 0x8000 : 0);
+            g_assert_cmphex(qtest_readw(t->qts, ecam(bus, 0, off + 6)), ==,
                             on ? 0x8000 : 0);
             return;
         }
         off = hdr >> 20;
     }
     g_assert_not_reached();
+}
+
+static void ats_enable(T *t, bool on)
+{
+    ats_enable_at(t, 1, on);
 }
 
 /*
@@ -204,10 +216,28 @@ static uint64_t devtlb_lo(uint16_t sid, unsigned qdep)
 }
 #define DEVTLB_HI_ALL   0x7ffffffffffff001ull
 
+/* X_VTD_QI_ERROR already sent (a QMP round trip reads it in), or NULL */
+static QDict *event_sent(T *t)
+{
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    return qtest_qmp_event_ref(t->qts, "X_VTD_QI_ERROR");
+}
+
+/*
+ * The next X_VTD_QI_ERROR.  The monitor sends at most one a second (of
+ * virtual time under qtest) and holds back the last one raised within the
+ * second: if none has been sent, let that second pass.
+ */
 static QDict *event(T *t)
 {
-    QDict *ev = qtest_qmp_eventwait_ref(t->qts, "X_VTD_QI_ERROR");
-    QDict *data = qdict_get_qdict(ev, "data");
+    QDict *ev = event_sent(t);
+    QDict *data;
+
+    if (!ev) {
+        qtest_clock_step(t->qts, EVENT_RATE_NS);
+        ev = qtest_qmp_eventwait_ref(t->qts, "X_VTD_QI_ERROR");
+    }
+    data = qdict_get_qdict(ev, "data");
 
     qobject_ref(data);
     qobject_unref(ev);
@@ -245,6 +275,13 @@ static void inject(T *t, const char *mode, int64_t delay)
     }
     g_assert(qdict_haskey(r, "return"));
     qobject_unref(r);
+}
+
+static void inject_delay(T *t, uint64_t delay)
+{
+    qtest_qmp_assert_success(t->qts, "{'execute': 'x-ats-inject', "
+                             "'arguments': {'id': 'nic', 'mode': 'delay', "
+                             "'delay-ns': %" PRIu64 "}}", delay);
 }
 
 /* ------------------------------------------------------------ registers */
@@ -505,6 +542,71 @@ static void test_width_and_type(void)
     teardown(t);
 }
 
+/* ------------------------------------------------------------ re-entry */
+
+/*
+ * A wait descriptor whose status address is the IOMMU's own IQT register,
+ * completed from the endpoint answer (outside any MMIO dispatch, so QEMU's
+ * memory re-entrancy guard does not stop the write): the write moves the
+ * tail while the engine is fetching.  The descriptor is processed once and
+ * fetching goes on to the new tail, never past it.
+ */
+static void test_reentrant_iqt_write(void)
+{
+    T *t = setup(NULL, 0, false, true);
+    unsigned i;
+
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, true), WAIT_HI(0));         /* FN */
+    put(t, 2, wait_lo(4 << 4, false, false), IOMMU_BASE + IQT);
+    put(t, 3, wait_lo(0x33, false, false), WAIT_HI(1));
+    tail(t, 3);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    g_assert_cmphex(rd64(t, IQT), ==, 4 << 4);
+    g_assert_cmphex(rd64(t, IQH), ==, 4 << 4);
+    g_assert_cmphex(status(t, 1), ==, 0x33);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    teardown(t);
+
+    /*
+     * Two such waits, each setting the tail to its own slot, chase each
+     * other round the ring for ever (as hardware would).  The engine does
+     * at most a queue's worth of descriptors per run and continues from
+     * the main loop, so QEMU keeps answering; once the guest points one of
+     * them at RAM, fetching stops at the tail the other one wrote.
+     */
+    t = setup(NULL, 0, false, true);
+    for (i = 0; i < t->nslots; i++) {
+        put(t, i, IOTLB_GLOBAL, 0);
+    }
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, true), WAIT_HI(0));         /* FN */
+    put(t, 2, wait_lo(2 << 4, false, false), IOMMU_BASE + IQT);
+    put(t, 100, wait_lo(100 << 4, false, false), IOMMU_BASE + IQT);
+    tail(t, 2);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    /* fetched already; from the next lap on they are IOTLB invalidations */
+    put(t, 0, IOTLB_GLOBAL, 0);
+    put(t, 1, IOTLB_GLOBAL, 0);
+    tail(t, 3);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    qtest_qmp_assert_success(t->qts, "{ 'execute': 'query-status' }");
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    /* one 8-byte write: the status of slot 100 goes to RAM from now on */
+    qtest_writeq(t->qts, QUEUE + 100 * 16 + 8, WAIT_HI(2));
+    for (i = 0; i < 1000 && rd64(t, IQH) != rd64(t, IQT); i++) {
+        g_usleep(1000);
+    }
+    g_assert_cmphex(rd64(t, IQT), ==, 2 << 4);
+    g_assert_cmphex(rd64(t, IQH), ==, 2 << 4);
+    g_assert_cmphex(status(t, 2), ==, 100 << 4);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ IQE */
 
 static void test_iqe(void)
@@ -725,6 +827,218 @@ static void test_no_answer(void)
     }
 }
 
+/* time-outs and delays beyond the end of virtual time mean "never" */
+static void test_never(void)
+{
+    static const uint64_t never[] = {
+        1ull << 63, UINT64_MAX, INT64_MAX, INT64_MAX - 1000,
+    };
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(never); i++) {
+        g_autofree char *opt = g_strdup_printf(",x-ite-timeout-ns=%" PRIu64,
+                                               never[i]);
+        T *t = setup(opt, 0, false, true);
+
+        inject(t, "drop", -1);
+        qtest_clock_step(t->qts, 5000);
+        put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+        put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+        tail(t, 2);
+        qtest_clock_step(t->qts, 1);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        /* an hour of virtual time (periodic timers make more slow) */
+        qtest_clock_step(t->qts, 3600 * 1000000000ll);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        teardown(t);
+    }
+
+    /* an answer delayed beyond the end of time never comes: ITE */
+    for (i = 0; i < ARRAY_SIZE(never); i++) {
+        T *t = setup(NULL, 0, false, true);
+
+        qtest_clock_step(t->qts, 5000);
+        inject_delay(t, never[i]);
+        put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+        put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+        tail(t, 2);
+        qtest_clock_step(t->qts, LATENCY_NS);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        g_assert_cmphex(rd32(t, FSTS), ==, 0);
+        qtest_clock_step(t->qts, TIMEOUT_NS - LATENCY_NS);
+        g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+        g_assert_cmphex(status(t, 0), ==, 0);
+        teardown(t);
+    }
+}
+
+/*
+ * Start QEMU with @args (stopped, -S); it must exit with status 1 within
+ * 20 s (a wrongly accepted value leaves it running: killed, test fails).
+ * Returns its stderr.
+ */
+static char *qemu_start_fails(const char *args)
+{
+    g_autofree char *cmd = g_strdup_printf(
+        "%s -M q35 -accel qtest -nodefaults -display none -S %s",
+        g_getenv("QTEST_QEMU_BINARY"), args);
+    g_auto(GStrv) argv = NULL;
+    g_autoptr(GError) err = NULL;
+    GString *out = g_string_new(NULL);
+    char buf[256];
+    ssize_t n;
+    GPid pid;
+    int fd, status = 0, i;
+
+    g_assert(g_shell_parse_argv(cmd, NULL, &argv, &err));
+    g_assert(g_spawn_async_with_pipes(NULL, argv, NULL,
+                                      G_SPAWN_DO_NOT_REAP_CHILD |
+                                      G_SPAWN_STDOUT_TO_DEV_NULL,
+                                      NULL, NULL, &pid, NULL, NULL, &fd,
+                                      &err));
+    for (i = 0; i < 2000 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        g_usleep(10000);
+    }
+    if (i == 2000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        g_assert_not_reached();
+    }
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        g_string_append_len(out, buf, n);
+    }
+    close(fd);
+    g_spawn_close_pid(pid);
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    return g_string_free(out, false);
+}
+
+static void test_bad_properties(void)
+{
+    g_autofree char *out = qemu_start_fails(
+        "-device intel-iommu,device-iotlb=on,x-ite-timeout-ns=0");
+
+    g_assert_nonnull(strstr(out, "x-ite-timeout-ns must be at least 1 ns"));
+}
+
+/*
+ * An ATS endpoint on another PCIe root bus than pcie.0: behind a root port
+ * of a pxb-pcie expander (bus 0x20, root port secondary bus 0x21).  The
+ * IOMMU translates for it (the expander sits on pcie.0), so it answers;
+ * with the expander's bypass_iommu=on the IOMMU does not translate for it
+ * and has no endpoint with that requester id: the request times out.
+ */
+static T *setup_pxb(bool bypass)
+{
+    T *t = g_new0(T, 1);
+
+    t->qts = qtest_initf(
+        "-M q35,default_bus_bypass_iommu=off -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+        "-device intel-iommu,intremap=off,device-iotlb=on,"
+        "x-ite-timeout-ns=%llu "
+        "-device pxb-pcie,id=pxb1,bus_nr=0x20,bus=pcie.0,bypass_iommu=%s "
+        "-device pcie-root-port,id=rp2,chassis=2,slot=2,bus=pxb1,addr=0 "
+        "-device virtio-net-pci,id=nic,bus=rp2,ats=on,disable-legacy=on,"
+        "iommu_platform=on,romfile=",
+        (unsigned long long)TIMEOUT_NS, bypass ? "on" : "off");
+    cfg_outl(t, 0, 0, 0x64, 0);
+    cfg_outl(t, 0, 0, 0x60, (uint32_t)ECAM | 1);
+    /* rp2 at 20:00.0: primary 0x20, secondary 0x21, subordinate 0x21 */
+    qtest_writel(t->qts, ecam(0x20, 0, 0x18), 0x212120);
+    g_assert_cmphex(qtest_readl(t->qts, ecam(0x21, 0, 0)), ==, 0x10411af4);
+    ats_enable_at(t, 0x21, true);
+    t->nslots = 256;
+    qtest_memset(t->qts, QUEUE, 0, 0x10000);
+    qtest_memset(t->qts, STATUS, 0, 0x1000);
+    wr64(t, IQA, QUEUE);
+    wr32(t, GCMD, GCMD_QIE);
+    return t;
+}
+
+static void test_pxb_endpoint(void)
+{
+    T *t = setup_pxb(false);
+
+    put(t, 0, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x21, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 0x21);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+
+    /* x-ats-inject reaches it too; the time-out names it */
+    inject(t, "drop", -1);
+    put(t, 2, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 3, wait_lo(0x22, false, false), WAIT_HI(1));
+    tail(t, 4);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, 0x2100ull << 32);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    teardown(t);
+
+    t = setup_pxb(true);
+    put(t, 0, devtlb_lo(0x2100, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x21, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 0);
+    qtest_clock_step(t->qts, TIMEOUT_NS - LATENCY_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, 0x2100ull << 32);
+    teardown(t);
+}
+
+/* Surprise-remove 'nic' and plug a new one with the same id, ATS on. */
+static void replace_nic(T *t)
+{
+    qtest_qmp_assert_success(t->qts, "{'execute': 'x-pcie-surprise-remove', "
+                             "'arguments': {'id': 'nic'}}");
+    qtest_qmp_eventwait(t->qts, "DEVICE_DELETED");
+    qtest_qmp_device_add(t->qts, "virtio-net-pci", "nic",
+                         "{'bus': 'rp1', 'ats': true, "
+                         "'disable-legacy': 'on', 'iommu_platform': true, "
+                         "'romfile': ''}");
+    g_assert_cmphex(qtest_readl(t->qts, ecam(1, 0, 0)), ==, 0x10411af4);
+    ats_enable(t, true);
+}
+
+/*
+ * x-ats-inject and the answers in flight belong to the device instance:
+ * a new device with the same id (and so the same QOM path) starts in
+ * "respond", and an answer the removed device would have sent never
+ * comes from the new one, which never received the request.
+ */
+static void test_inject_lifetime(void)
+{
+    T *t = setup(NULL, 0, false, true);
+
+    inject(t, "drop", -1);
+    replace_nic(t);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 0), ==, 1);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+
+    put(t, 2, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 3, wait_lo(2, false, false), WAIT_HI(1));
+    tail(t, 4);
+    qtest_clock_step(t->qts, LATENCY_NS / 2);
+    replace_nic(t);
+    qtest_clock_step(t->qts, LATENCY_NS);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd64(t, IQER), ==, (uint64_t)EP_SID << 32);
+    g_assert_cmphex(status(t, 1), ==, 0);
+    teardown(t);
+}
+
 /* ------------------------------------------------------------ ICE */
 
 static void test_ice(void)
@@ -756,6 +1070,99 @@ static void test_ice(void)
     wr32(t, FSTS, FSTS_ITE);
     g_assert_cmphex(rd32(t, FSTS), ==, 0);
     g_assert_cmphex(rd32(t, FECTL), ==, FECTL_IM);
+    teardown(t);
+}
+
+/* ------------------------------------------------------------ fault event */
+
+/*
+ * FECTL.IP and the fault interrupt follow one rule for every fault source:
+ * a new event is generated only if no status (PFO, PPF, IQE, ICE, ITE) was
+ * pending.  Here a primary fault (interrupt remapping: an IOAPIC message
+ * whose index is beyond the remapping table) while ITE is pending.
+ */
+static void test_fault_event_pending(void)
+{
+    T *t = setup(",intremap=on", 0, false, true);
+
+    /* an ITE with the fault interrupt unmasked: sent, IP clear */
+    wr32(t, FECTL, 0);
+    inject(t, "drop", -1);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(1, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, TIMEOUT_NS);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE);
+    g_assert_cmphex(rd32(t, FECTL), ==, 0);
+    check_event(t, "ite", EP_SID, 2, 2, -1);
+
+    /* masked from now on, ITE still pending */
+    wr32(t, FECTL, FECTL_IM);
+    /* interrupt remapping on, a 2-entry table */
+    wr64(t, IRTA, 0x300000);
+    wr32(t, GCMD, GCMD_QIE | GCMD_SIRTP);
+    wr32(t, GCMD, GCMD_QIE | GCMD_IRE);
+    g_assert_cmphex(rd32(t, GSTS) & (GCMD_QIE | GCMD_IRE), ==,
+                    GCMD_QIE | GCMD_IRE);
+    /* IOAPIC pin 10: vector 0x30, edge, remappable format, index 5 */
+    qtest_writel(t->qts, 0xfec00000, 0x10 + 2 * 10);
+    qtest_writel(t->qts, 0xfec00010, 0x30);
+    qtest_writel(t->qts, 0xfec00000, 0x10 + 2 * 10 + 1);
+    qtest_writel(t->qts, 0xfec00010, 5 << 17 | 1 << 16);
+    qtest_set_irq_in(t->qts, "/machine/q35/ioapic", NULL, 10, 1);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_ITE | FSTS_PPF);
+    /* ITE was pending: no new event, IP stays clear */
+    g_assert_cmphex(rd32(t, FECTL), ==, FECTL_IM);
+    teardown(t);
+}
+
+/* ------------------------------------------------------------ QMP event */
+
+/* Raise IQE with a bad tail @bad, then put the tail back and clear IQE. */
+static void bad_tail(T *t, unsigned bad)
+{
+    wr64(t, IQT, (uint64_t)bad << 4);
+    g_assert_cmphex(rd32(t, FSTS), ==, FSTS_IQE);
+    wr64(t, IQT, 0);
+    wr32(t, FSTS, FSTS_IQE);
+    g_assert_cmphex(rd32(t, FSTS), ==, 0);
+}
+
+/*
+ * X_VTD_QI_ERROR is guest-triggerable (a guest raises IQE as fast as it
+ * writes registers): QEMU's monitor throttles it to one a second (virtual
+ * time under qtest); the last one raised within the second comes at its
+ * end, the others never.
+ */
+static void test_event_rate_limit(void)
+{
+    T *t = setup(NULL, 0, false, true);
+    QDict *ev;
+
+    bad_tail(t, 300);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    qobject_unref(ev);
+    bad_tail(t, 301);
+    bad_tail(t, 302);
+    g_assert_null(event_sent(t));
+    qtest_clock_step(t->qts, EVENT_RATE_NS - 1);
+    g_assert_null(event_sent(t));
+    qtest_clock_step(t->qts, 1);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "tail"), ==,
+                    302);
+    qobject_unref(ev);
+    g_assert_null(event_sent(t));
+    /* a second later the next one goes at once again */
+    qtest_clock_step(t->qts, EVENT_RATE_NS);
+    bad_tail(t, 303);
+    ev = event_sent(t);
+    g_assert_nonnull(ev);
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(ev, "data"), "tail"), ==,
+                    303);
+    qobject_unref(ev);
     teardown(t);
 }
 
@@ -942,6 +1349,52 @@ static void test_migration(void)
     teardown(d);
 }
 
+/*
+ * The engine's subsection (requests outstanding) reaches a destination
+ * with x-qi-engine=off: that destination cannot honour it (the base's loop
+ * knows no outstanding request), so it refuses the load rather than run
+ * the engine anyway.
+ */
+static void test_migration_engine_off(void)
+{
+    const char *not_completed[] = { "completed", NULL };
+    g_autofree char *file = g_strdup_printf("%s/vtd-qi-mig-off-%d",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    T *t = setup(NULL, 0, false, true);
+    T *d = g_new0(T, 1);
+    QDict *rsp;
+
+    inject(t, "drop", -1);
+    put(t, 0, devtlb_lo(EP_SID, 0), DEVTLB_HI_ALL);
+    put(t, 1, wait_lo(0x62, false, false), WAIT_HI(0));
+    tail(t, 2);
+    qtest_clock_step(t->qts, TIMEOUT_NS / 2);
+    migrate_qmp(t->qts, NULL, uri, NULL, "{}");
+    wait_for_migration_complete(t->qts);
+    teardown(t);
+
+    d->qts = qtest_initf(
+        "-M q35 -nodefaults -nic none "
+        "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off "
+        "-device intel-iommu,intremap=off,device-iotlb=on,x-qi-engine=off "
+        "-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=2 "
+        "-device virtio-net-pci,id=nic,bus=rp1,ats=on,disable-legacy=on,"
+        "iommu_platform=on,romfile= -incoming defer");
+    migrate_incoming_qmp(d->qts, uri, NULL, "{'exit-on-error': false}");
+    wait_for_migration_status(d->qts, "failed", not_completed);
+    rsp = migrate_query(d->qts);
+    g_assert_cmpstr(qdict_get_str(rsp, "error-desc"), ==,
+                    "load of migration failed: Invalid argument");
+    qobject_unref(rsp);
+    unlink(file);
+    /* nothing of the engine ran: no status write, no time-out */
+    qtest_clock_step(d->qts, 2 * TIMEOUT_NS);
+    g_assert_cmphex(status(d, 0), ==, 0);
+    g_assert_cmphex(rd32(d, FSTS), ==, 0);
+    teardown(d);
+}
+
 /* ------------------------------------------------------------ throughput */
 
 /*
@@ -1044,13 +1497,21 @@ int main(int argc, char **argv)
     qtest_add_func("/vtd-qi/wrap", test_wrap);
     qtest_add_func("/vtd-qi/dw256", test_dw256);
     qtest_add_func("/vtd-qi/width-and-type", test_width_and_type);
+    qtest_add_func("/vtd-qi/reentrant-iqt-write", test_reentrant_iqt_write);
     qtest_add_func("/vtd-qi/iqe", test_iqe);
     qtest_add_func("/vtd-qi/ite", test_ite);
     qtest_add_func("/vtd-qi/no-answer", test_no_answer);
+    qtest_add_func("/vtd-qi/never", test_never);
+    qtest_add_func("/vtd-qi/bad-properties", test_bad_properties);
+    qtest_add_func("/vtd-qi/pxb-endpoint", test_pxb_endpoint);
+    qtest_add_func("/vtd-qi/inject-lifetime", test_inject_lifetime);
     qtest_add_func("/vtd-qi/ice", test_ice);
     qtest_add_func("/vtd-qi/qmp-errors", test_qmp_errors);
+    qtest_add_func("/vtd-qi/fault-event-pending", test_fault_event_pending);
+    qtest_add_func("/vtd-qi/event-rate-limit", test_event_rate_limit);
     qtest_add_func("/vtd-qi/sweep", test_sweep);
     qtest_add_func("/vtd-qi/migration", test_migration);
+    qtest_add_func("/vtd-qi/migration-engine-off", test_migration_engine_off);
     if (g_test_perf()) {
         qtest_add_func("/vtd-qi/perf/iotlb-throughput", test_perf_iotlb);
     }

@@ -54,7 +54,7 @@ typedef struct VTDQIPending {
 
 typedef struct VTDQIEngine {
     /* properties */
-    bool enabled;                   /* x-qi-engine */
+    bool async_engine;              /* x-qi-engine (else the base's loop) */
     uint64_t ite_timeout_ns;        /* x-ite-timeout-ns */
 
     /* state, migrated in a subsection while anything is pending */
@@ -62,15 +62,23 @@ typedef struct VTDQIEngine {
     VTDQIPending pending[VTD_QI_MAX_PENDING];   /* in queue order */
     uint8_t next_itag;
 
+    bool running;                   /* in qi_run(): it is not re-entrant */
+    bool rerun;                     /* asked for while running: go again */
+
+    /* created in realize */
     QEMUTimer *ite_timer;           /* armed only while a request is out */
-    PCIBus *bus;                    /* where the endpoints are */
+    QEMUBH *run_bh;                 /* continues a run over its budget */
+    VMChangeStateEntry *vm_state;   /* resends requests after migration */
     bool resend;                    /* migrated in: send requests again */
 } VTDQIEngine;
 
 struct IntelIOMMUState;
+struct VTDAddressSpace;
 union VTDInvDesc;
 
 /* Hooks called from the base's hw/i386/intel_iommu.c (scripts/patches) */
+bool vtd_qi_realize(struct IntelIOMMUState *s, Error **errp);
+void vtd_qi_unrealize(DeviceState *dev);
 void vtd_qi_reset(struct IntelIOMMUState *s);
 bool vtd_qi_fetch(struct IntelIOMMUState *s);
 bool vtd_qi_iqt_write(struct IntelIOMMUState *s);
@@ -85,5 +93,27 @@ extern const VMStateDescription vtd_qi_vmstate;
  * Returns false if the descriptor is malformed.
  */
 bool vtd_qi_base_process(struct IntelIOMMUState *s, union VTDInvDesc *desc);
+
+/*
+ * Made global by scripts/patches/0041-intel-iommu-export-for-qi-engine.patch:
+ * the base's own functions, which the engine calls rather than copies.
+ */
+/* The address space of requester id @sid (no PASID), NULL if none. */
+struct VTDAddressSpace *vtd_get_as_by_sid(struct IntelIOMMUState *s,
+                                          uint16_t sid);
+/* Register file access, as the base's own MMIO handlers do it */
+uint32_t vtd_get_long_raw(struct IntelIOMMUState *s, hwaddr addr);
+uint32_t vtd_set_clear_mask_long(struct IntelIOMMUState *s, hwaddr addr,
+                                 uint32_t clear, uint32_t mask);
+uint64_t vtd_set_clear_mask_quad(struct IntelIOMMUState *s, hwaddr addr,
+                                 uint64_t clear, uint64_t mask);
+/*
+ * Fault event for a status bit just set (@pre_fsts: FSTS before): none if
+ * PFO, PPF, IQE, ICE or ITE was pending (ICE/ITE:
+ * scripts/patches/0043-intel-iommu-fault-event-ice-ite.patch).
+ */
+void vtd_generate_fault_event(struct IntelIOMMUState *s, uint32_t pre_fsts);
+/* ICS.IWC and the invalidation completion event (wait descriptor, IF) */
+void vtd_generate_completion_event(struct IntelIOMMUState *s);
 
 #endif
