@@ -28,6 +28,7 @@
 #include "hw/pci/pcie_slot_fault.h"
 #include "hw/pci/live-translations-check.h"
 #include "hw/qdev-core.h"
+#include "hw/qdev-find.h"
 #include "migration/blocker.h"
 #include "qom/object.h"
 #include "trace.h"
@@ -273,16 +274,6 @@ void pcie_slot_fault_power_fault(PCIDevice *port)
 
 /* ------------------------------------------------------------------ QMP */
 
-static DeviceState *find_device(const char *name)
-{
-    DeviceState *dev = qdev_find_recursive(sysbus_get_default(), name);
-
-    if (!dev) {
-        dev = (DeviceState *)object_resolve_path_type(name, TYPE_DEVICE, NULL);
-    }
-    return dev;
-}
-
 typedef struct BusSearch {
     const char *name;
     DeviceState *port;
@@ -302,7 +293,7 @@ static int find_bus_cb(Object *obj, void *opaque)
 
 static PCIDevice *find_port(const char *name, Error **errp)
 {
-    DeviceState *dev = find_device(name);
+    DeviceState *dev = qdev_find_by_id_or_path(name, NULL);
     BusSearch search = { name, NULL };
 
     if (!dev) {
@@ -326,12 +317,10 @@ static PCIDevice *find_port(const char *name, Error **errp)
 
 void qmp_x_pcie_surprise_remove(const char *id, Error **errp)
 {
-    DeviceState *dev = find_device(id);
+    DeviceState *dev = qdev_find_by_id_or_path(id, errp);
     PCIBus *bus;
 
     if (!dev) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
-                  "Device '%s' not found", id);
         return;
     }
     if (!object_dynamic_cast(OBJECT(dev), TYPE_PCI_DEVICE)) {
