@@ -1,10 +1,8 @@
 """Guest images: pinned Debian kernels and busybox, and the scenario initramfs.
 
 A *guest kernel* is either one of the pinned Debian kernels (KERNELS below,
-fetched with apt-get download and cached) or the user's own: --kernel
-(vmlinux or bzImage) plus, optionally, --modules (a tree written by
-``make modules_install``: either its INSTALL_MOD_PATH or the
-lib/modules/VERSION directory itself).
+fetched with apt-get download and cached) or any other (kernels.py: Debian
+versions on demand, .deb files, build trees, an image with a modules tree).
 
 The initramfs is built per run, in pure Python (newc cpio): busybox-static,
 the modules the scenario lists together with their dependencies (resolved
@@ -21,7 +19,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from . import debfetch
 
@@ -68,6 +66,7 @@ class GuestKernel:
     image: Path
     modules: Optional[Path]       # .../lib/modules/VERSION
     description: str = ""
+    facts: Any = None             # kernels.KernelFacts
 
 
 def _pin(pins, key):
@@ -93,22 +92,6 @@ def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
         sorted(root.glob("usr/lib/modules/*/modules.order"))
     return GuestKernel(name, spec.arch, image, mods[0].parent if mods else None,
                        spec.description)
-
-
-def user_kernel(image: Path, modules: Optional[Path], arch: str) -> GuestKernel:
-    if not image.is_file():
-        raise GuestError(f"--kernel {image}: no such file")
-    moddir = None
-    if modules:
-        if (modules / "modules.dep").exists():
-            moddir = modules
-        else:
-            cands = sorted((modules / "lib/modules").glob("*/modules.dep"))
-            if not cands:
-                raise GuestError(f"--modules {modules}: no modules.dep below it (run depmod, "
-                                 f"or give make modules_install's INSTALL_MOD_PATH)")
-            moddir = cands[-1].parent
-    return GuestKernel(f"user:{image.name}", arch, image, moddir, f"user kernel {image}")
 
 
 def fetch_busybox(arch: str, repo: Path) -> Path:
@@ -141,11 +124,14 @@ def _modinfo_depends(data: bytes):
     return [d.decode() for d in m.group(1).split(b",") if d]
 
 
-def resolve_modules(moddir: Optional[Path], names: List[str]):
+def resolve_modules(moddir: Optional[Path], names: List[str], builtin_files=()):
     """Return (load-ordered list of module paths, names that are built in).
 
     Dependencies come from each module's own .modinfo "depends=" field, so
     no modules.dep (and no depmod) is needed: Debian's packages ship none.
+    Built-in modules are read from modules.builtin in `moddir` or any of
+    `builtin_files` (Debian ships it in the image package, not beside the
+    modules).
     """
     if not names:
         return [], []
@@ -154,9 +140,9 @@ def resolve_modules(moddir: Optional[Path], names: List[str]):
                          f" (give --modules)")
     byname = {_modname(str(p)): p for p in moddir.rglob("*.ko*") if _KO.search(p.name)}
     builtin = set()
-    bi = moddir / "modules.builtin"
-    if bi.exists():
-        builtin = {_modname(l) for l in bi.read_text().split()}
+    for bi in [moddir / "modules.builtin"] + list(builtin_files):
+        if bi.exists():
+            builtin |= {_modname(l) for l in bi.read_text().split()}
     order, seen, inbuilt = [], set(), []
 
     def visit(key, chain):
@@ -235,6 +221,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 echo "plugfault-init: kernel $(uname -r) on $(uname -m)"
+# where the kernel runs (KASLR): the runner symbolizes vCPU PCs with it
+echo "plugfault-init: kallsyms $(grep -m1 ' _text$' /proc/kallsyms)"
 fail=0
 for m in $(cat /etc/plugfault/modules); do
     if insmod /lib/modules/plugfault/$m; then
@@ -257,7 +245,8 @@ exec setsid cttyhack sh
 def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
                     setup_scripts: Optional[dict] = None, extra_initrd: Optional[Path] = None,
                     files: Optional[dict] = None) -> bytes:
-    paths, builtin = resolve_modules(kernel.modules, modules)
+    extra = [kernel.image.parent / "modules.builtin"]
+    paths, builtin = resolve_modules(kernel.modules, modules, extra)
     c = Newc()
     made = {"bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
             "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"}

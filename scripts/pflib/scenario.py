@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from . import facts
+
 STEP_KINDS = ("console", "guest", "qmp", "event", "repeat", "note")
-DEFAULT_FAIL_PATTERNS = [r"Kernel panic", r"\bOops\b", r"\bBUG: ", r"Unable to handle kernel"]
+# A kernel WARN() ("WARNING: CPU: 0 PID: 1 at file:line func") fails a run
+# too, unless the scenario lists it in `allow`.
+WARN_PATTERN = r"WARNING: CPU: \d+ PID: \d+ at "
+DEFAULT_FAIL_PATTERNS = [r"Kernel panic", r"\bOops\b", r"\bBUG: ", r"Unable to handle kernel",
+                         WARN_PATTERN]
 ARCH_OF_KERNEL_ARCH = {"ppc64el": "ppc64", "amd64": "x86_64"}
 
 
@@ -37,6 +43,17 @@ class Step:
     hang: bool = False              # guest: the command must NOT finish in time
     name: str = ""
     steps: List["Step"] = field(default_factory=list)       # repeat body
+    outcome: List[str] = field(default_factory=list)        # runs only for these
+    stuck_in: Optional[str] = None  # hang: regex of the function every vCPU is in
+    irqs_off: bool = False          # hang + stuck_in: interrupts off in every sample
+    samples: int = 5                # hang + stuck_in: how many samples over timeout
+
+
+@dataclass
+class Expectation:
+    outcome: str                    # a name the steps use (outcome = ...)
+    when: str                       # fact expression
+    because: str = ""               # for the verdict: "(expected: ...)"
 
 
 @dataclass
@@ -57,10 +74,16 @@ class Scenario:
     steps: List[Step]
     report: Dict[str, Any] = field(default_factory=dict)   # soak reporting
     test_modules: List[str] = field(default_factory=list)  # tests/guest-modules
+    requires: List[str] = field(default_factory=list)      # fact expressions
+    facts: Dict[str, str] = field(default_factory=dict)    # named facts
+    expect: List[Expectation] = field(default_factory=list)
+    settle: float = 1.0             # seconds run on after the last step
+    allow: List[str] = field(default_factory=list)         # console lines that never fail
 
 
 _STEP_KEYS = {"timeout", "args", "data", "expect", "error", "rc", "output",
-              "not_output", "name", "group", "hang"}
+              "not_output", "name", "group", "hang", "outcome", "stuck_in", "irqs_off",
+              "samples"}
 
 
 def _compile(rx, where):
@@ -69,6 +92,13 @@ def _compile(rx, where):
     except re.error as e:
         raise ScenarioError(f"{where}: bad regular expression {rx!r}: {e}")
     return rx
+
+
+def _bool(raw: dict, key: str, where: str) -> bool:
+    v = raw.get(key, False)
+    if not isinstance(v, bool):
+        raise ScenarioError(f"{where}: {key} must be true or false")
+    return v
 
 
 def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
@@ -86,10 +116,21 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
               timeout=float(raw.get("timeout", 30.0)), args=raw.get("args", {}),
               data=raw.get("data", {}), expect=raw.get("expect", {}), error=raw.get("error"),
               rc=int(raw.get("rc", 0)), output=raw.get("output"),
-              not_output=raw.get("not_output"), hang=bool(raw.get("hang", False)),
-              name=raw.get("name", ""))
+              not_output=raw.get("not_output"), hang=_bool(raw, "hang", where),
+              name=raw.get("name", ""), stuck_in=raw.get("stuck_in"),
+              irqs_off=_bool(raw, "irqs_off", where), samples=int(raw.get("samples", 5)))
+    oc = raw.get("outcome", [])
+    st.outcome = [oc] if isinstance(oc, str) else list(oc)
     if st.hang and kind != "guest":
         raise ScenarioError(f"{where}: 'hang' only goes with guest")
+    if (st.stuck_in is not None or st.irqs_off) and not st.hang:
+        raise ScenarioError(f"{where}: 'stuck_in'/'irqs_off' only go with hang = true")
+    if st.irqs_off and st.stuck_in is None:
+        raise ScenarioError(f"{where}: 'irqs_off' needs 'stuck_in'")
+    if st.stuck_in is not None:
+        _compile(st.stuck_in, where)
+    if not 2 <= st.samples <= 100:
+        raise ScenarioError(f"{where}: samples must be 2 to 100")
     if st.timeout <= 0 or st.timeout > 3600:
         raise ScenarioError(f"{where}: timeout must be in (0, 3600] seconds")
     if kind in ("console",):
@@ -121,7 +162,7 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: {e}")
     known = {"description", "arch", "machine", "kernel", "append", "modules", "qemu",
              "timeout", "default", "fail_patterns", "setup", "step", "group", "report",
-             "test_modules"}
+             "test_modules", "requires", "facts", "expect", "settle", "allow"}
     unknown = set(raw) - known
     if unknown:
         raise ScenarioError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -139,15 +180,51 @@ def load(path: Path) -> Scenario:
     unknown = set(report) - {"rss", "warmup_cycles", "rss_growth_max_kib", "console_counts"}
     if unknown:
         raise ScenarioError(f"{path.name}: unknown [report] key(s) {', '.join(sorted(unknown))}")
-    for label, rx in report.get("console_counts", {}).items():
-        _compile(rx, f"{path.name} report.console_counts.{label}")
+    for label, spec in report.get("console_counts", {}).items():
+        where = f"{path.name} report.console_counts.{label}"
+        if isinstance(spec, dict):
+            bad = set(spec) - {"pattern", "max"}
+            if bad or "pattern" not in spec:
+                raise ScenarioError(f"{where}: want {{ pattern = REGEX, max = N }}")
+            if "max" in spec and (not isinstance(spec["max"], int) or spec["max"] < 0):
+                raise ScenarioError(f"{where}: max must be a count")
+            spec = spec["pattern"]
+        _compile(spec, where)
+    allow = [str(a) for a in raw.get("allow", [])]
+    for rx in allow:
+        _compile(rx, f"{path.name} allow")
+    named = {str(k): str(v) for k, v in raw.get("facts", {}).items()}
+    requires = [str(r) for r in raw.get("requires", [])]
+    expect = []
+    for i, e in enumerate(raw.get("expect", [])):
+        where = f"{path.name} expect {i + 1}"
+        if not isinstance(e, dict) or set(e) - {"outcome", "when", "because"} or \
+                "outcome" not in e or "when" not in e:
+            raise ScenarioError(f"{where}: want {{ outcome = NAME, when = EXPR, because = TEXT }}")
+        expect.append(Expectation(str(e["outcome"]), str(e["when"]), str(e.get("because", ""))))
+    ev = facts.Evaluator(None, named)
+    for expr in requires + [e.when for e in expect] + list(named.values()):
+        try:
+            ev.check(expr)
+        except facts.FactError as exc:
+            raise ScenarioError(f"{path.name}: {exc}")
+    outcomes = {e.outcome for e in expect}
+    def check_outcomes(steps):
+        for st in steps:
+            for o in st.outcome:
+                if o not in outcomes:
+                    raise ScenarioError(f"{st.where}: outcome {o!r} is not in any [[expect]]")
+            check_outcomes(st.steps)
+    check_outcomes(steps)
     return Scenario(report=report, name=path.stem, path=path, description=raw["description"],
                     arch=raw["arch"], machine=raw["machine"], kernel=raw["kernel"],
                     append=raw.get("append", ""), modules=list(raw.get("modules", [])),
                     qemu=[str(a) for a in raw.get("qemu", [])],
                     timeout=float(raw.get("timeout", 600)), default=bool(raw.get("default", False)),
                     fail_patterns=list(fp), setup=dict(raw.get("setup", {})), steps=steps,
-                    test_modules=[str(m) for m in raw.get("test_modules", [])])
+                    test_modules=[str(m) for m in raw.get("test_modules", [])],
+                    requires=requires, facts=named, expect=expect,
+                    settle=float(raw.get("settle", 1.0)), allow=allow)
 
 
 def find(scenario_dir: Path, name: str) -> Path:

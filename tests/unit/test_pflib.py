@@ -9,7 +9,7 @@ import unittest
 from pathlib import Path
 
 from pflib import assemble, guest, modpost_lite, scenario
-from pflib.runner import _subset
+from pflib.steps import _subset
 
 
 def write(path: Path, text: str):
@@ -122,7 +122,7 @@ class ModpostLite(unittest.TestCase):
 
 class ShellView(unittest.TestCase):
     def test_kernel_messages_spliced_into_shell_lines_are_cut(self):
-        from pflib.runner import Console
+        from pflib.console import Console
         c = Console.__new__(Console)
         c.buf = ("boot\n@@pf-begin-3@@\n@@o Ymlu"
                  "[    5.713625] e1000e 0001:01:00.0 eth0: NIC Link is Down\n"

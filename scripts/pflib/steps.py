@@ -1,0 +1,369 @@
+"""Step dispatch: run a scenario's steps against a machine and its console.
+
+Every wait is bounded; after each step the console is checked for the
+scenario's fail patterns and QEMU for an early exit.  Events are consumed in
+order: a step matches the first event at or after the cursor, and the
+cursor moves past it, so an event that arrived during an earlier step
+counts, and one that an earlier step passed over does not.  (QEMUMachine's
+event_match cannot express ``re:`` values or "this list exactly", and its
+events_wait leaves passed-over events available: both would be weaker.)
+"""
+
+import json
+import re
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from qemu.qmp import ExecuteError
+
+from . import stuck
+from .console import Console, ConsoleClosed, Shell, ShellError
+from .machine import Machine
+from .scenario import Scenario, Step, substitute
+
+
+class StepFailed(Exception):
+    """A scenario expectation was not met (verdict FAIL)."""
+
+
+class Ready(Exception):
+    """--until-ready: the guest is up (first console step passed)."""
+
+
+def _subset(want: Any, have: Any) -> bool:
+    """True when every key/value of `want` appears in `have` (recursively).
+    Values compare with their types: true is not 1."""
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(
+            k in have and _subset(v, have[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and \
+            all(_subset(a, b) for a, b in zip(want, have))
+    if isinstance(want, str) and isinstance(have, str) and \
+            want.startswith("re:"):
+        return re.search(want[3:], have) is not None
+    if isinstance(want, bool) or isinstance(have, bool):
+        return isinstance(want, bool) and isinstance(have, bool) and \
+            want == have
+    return bool(want == have)
+
+
+def match_line(buf: str, pos: int) -> str:
+    """The console line that holds position `pos`."""
+    line = buf[buf.rfind("\n", 0, pos) + 1:]
+    return line.split("\n", 1)[0].strip()
+
+
+class Health:
+    """The checks made after every step: fail patterns, allowed warnings,
+    QEMU alive."""
+
+    def __init__(self, sc: Scenario, console: Console,
+                 machine: Optional[Machine]):
+        self.sc = sc
+        self.console = console
+        self.machine = machine
+
+    def problems(self) -> Optional[str]:
+        """The first problem, or None."""
+        buf = self.console.buf
+        for rx in self.sc.fail_patterns:
+            for m in re.finditer(rx, buf, re.M):
+                line = match_line(buf, m.start())
+                if any(re.search(a, line) for a in self.sc.allow):
+                    continue
+                return f"guest console matched fail pattern {rx!r}: {line}"
+        if self.machine is not None and not self.machine.is_running():
+            code = self.machine.exitcode()
+            return (f"QEMU exited with status {code}: "
+                    f"{self.machine.stderr_tail()}")
+        return None
+
+    def check(self) -> None:
+        """StepFailed on the first problem."""
+        p = self.problems()
+        if p:
+            raise StepFailed(p)
+
+
+class Steps:
+    """Runs steps; one instance per run."""
+
+    # pylint: disable=too-many-instance-attributes
+
+    def __init__(self, sc: Scenario, machine: Machine, console: Console,
+                 say: Callable[[str], None], deadline: float,
+                 variables: Dict[str, Any],
+                 symbols: Optional[Dict[str, int]] = None,
+                 outcome: Optional[str] = None,
+                 on_cycle: Optional[Callable[[int], None]] = None,
+                 until_ready: bool = False):
+        self.sc = sc
+        self.machine = machine
+        self.console = console
+        self.shell = Shell(console)
+        self.health = Health(sc, console, machine)
+        self.say = say
+        self.deadline = deadline
+        self.variables = variables
+        self.symbols = symbols
+        self.outcome = outcome
+        self.on_cycle = on_cycle
+        self.until_ready = until_ready
+        self.log: List[Dict[str, Any]] = []       # for reports
+        self.found: List[str] = []                # stuck findings
+
+    # ------------------------------------------------------------ helpers
+    def bounded(self, timeout: float) -> float:
+        """`timeout`, cut to what is left of the scenario's bound."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StepFailed(f"scenario time limit ({self.sc.timeout:.0f}s) "
+                             f"exceeded")
+        return min(timeout, left)
+
+    def symbolizer(self) -> stuck.Symbolizer:
+        """A Symbolizer with the KASLR offset /init reported."""
+        return stuck.Symbolizer(
+            self.symbols, stuck.kaslr_offset(self.console.buf, self.symbols))
+
+    def where_stuck(self, rounds: int = 3, interval: float = 0.5) -> str:
+        """A short 'where are the vCPUs' for a failure reason."""
+        try:
+            samples, secs = stuck.sample(self.machine.hmp, rounds, interval)
+        except Exception:  # pylint: disable=broad-except
+            return ""
+        v = stuck.summarize(samples, self.symbolizer(), secs)
+        return v.text
+
+    def fail_hung(self, msg: str) -> None:
+        """A time-out: first the health check, then where the vCPUs are."""
+        self.health.check()
+        where = self.where_stuck() if self.machine.is_running() else ""
+        raise StepFailed(msg + (f"; {where}" if where else ""))
+
+    # ------------------------------------------------------------ steps
+    def do_console(self, st: Step) -> str:
+        """Wait for a console line."""
+        rx = substitute(st.value, self.variables)
+        m = self.console.wait(rx, self.shell.cursor, self.bounded(st.timeout))
+        if not m:
+            self.fail_hung(f"console did not show /{rx}/ within "
+                           f"{st.timeout:.0f}s")
+            raise AssertionError("unreachable")
+        self.shell.cursor = m.end()
+        return m.group(0).strip()
+
+    def guest_exec(self, cmd: str, timeout: float, hang: bool = False):
+        """Run cmd in the guest shell: (rc, output), or (None, '') for a
+        command that hung as expected."""
+        try:
+            n = self.shell.send(cmd)
+        except ConsoleClosed as exc:
+            raise StepFailed(str(exc)) from exc
+        body = self.shell.wait_begin(n, self.bounded(timeout))
+        if body is None and hang:
+            # locked up so hard that the shell does not even start the
+            # command: it certainly did not finish.  Later console steps
+            # look at what the console shows from now on.
+            self.health.check()
+            self.shell.skip_to_end()
+            return None, ""
+        if body is None:
+            self.fail_hung(f"guest shell did not start '{cmd}' within "
+                           f"{timeout:.0f}s")
+        assert body is not None
+        try:
+            end = self.shell.wait_end(n, body, self.bounded(timeout))
+        except ShellError as exc:
+            raise StepFailed(f"guest command '{cmd}': {exc}") from exc
+        if hang:
+            if end:
+                raise StepFailed(f"guest command '{cmd}' finished (rc "
+                                 f"{end[0]}) but was expected to hang")
+            self.shell.skip_to_end()
+            return None, ""
+        if end is None:
+            self.fail_hung(f"guest command '{cmd}' did not finish within "
+                           f"{timeout:.0f}s")
+        assert end is not None
+        return end[0], end[1].rstrip("\n")
+
+    def hang_sampled(self, cmd: str, st: Step) -> str:
+        """hang = true with stuck_in: the command must not finish while
+        every sample shows the vCPUs in `stuck_in`."""
+        try:
+            n = self.shell.send(cmd)
+        except ConsoleClosed as exc:
+            raise StepFailed(str(exc)) from exc
+        t0 = time.monotonic()
+        total = self.bounded(st.timeout)
+        rounds: List[List[stuck.CpuSample]] = []
+        body: Optional[int] = None
+        interval = total / max(st.samples - 1, 1)
+        while True:
+            rounds.append(stuck.parse_registers(
+                self.machine.hmp("info registers -a")))
+            left = total - (time.monotonic() - t0)
+            if left <= 0.05 or len(rounds) >= st.samples:
+                break
+            # the wait between samples is a wait for the command
+            wait = min(interval, left)
+            if body is None:
+                body = self.shell.wait_begin(n, wait)
+            elif self.shell.wait_end(n, body, wait):
+                raise StepFailed(f"guest command '{cmd}' finished but was "
+                                 f"expected to hang")
+            self.health.check()
+        secs = time.monotonic() - t0
+        if body is not None and self.shell.wait_end(n, body, 0):
+            raise StepFailed(f"guest command '{cmd}' finished but was "
+                             f"expected to hang")
+        self.shell.skip_to_end()
+        sym = self.symbolizer()
+        v = stuck.summarize(rounds, sym, secs)
+        self.found.append(v.text)
+        rx = re.compile(st.stuck_in or "")
+        cpus = sorted(v.irqs_off)
+        if not cpus:
+            raise StepFailed("no vCPU samples")
+        for cpu in cpus:
+            fn = v.stuck.get(cpu, "")
+            if not rx.search(fn):
+                raise StepFailed(f"expected every vCPU stuck in "
+                                 f"/{st.stuck_in}/: {v.text}")
+            if st.irqs_off and not v.irqs_off[cpu]:
+                raise StepFailed(f"expected interrupts off: {v.text}")
+        return v.text
+
+    def do_guest(self, st: Step) -> str:
+        """Run a shell command; check its status and output."""
+        cmd = substitute(st.value, self.variables)
+        if st.hang and st.stuck_in is not None:
+            return self.hang_sampled(cmd, st)
+        rc, out = self.guest_exec(cmd, st.timeout, st.hang)
+        if st.hang:
+            return f"no answer within {st.timeout:.0f}s, as expected"
+        short = out.strip().splitlines()[-1][:100] if out.strip() else ""
+        if rc != st.rc:
+            raise StepFailed(f"guest '{cmd}' exited {rc}, expected {st.rc}"
+                             + (f": {short}" if short else ""))
+        if st.output is not None and not re.search(
+                substitute(st.output, self.variables), out, re.M):
+            raise StepFailed(f"guest '{cmd}' output does not match "
+                             f"/{st.output}/: {out.strip()[:200]!r}")
+        if st.not_output is not None and re.search(
+                substitute(st.not_output, self.variables), out, re.M):
+            raise StepFailed(f"guest '{cmd}' output matches "
+                             f"/{st.not_output}/: {out.strip()[:200]!r}")
+        return f"rc={rc}" + (f" {short}" if short else "")
+
+    def do_qmp(self, st: Step) -> str:
+        """A QMP command with its expected return or error."""
+        name = substitute(st.value, self.variables)
+        args = substitute(st.args, self.variables)
+        try:
+            ret = self.machine.command(name, args)
+        except ExecuteError as exc:
+            desc = exc.error.error.desc
+            if st.error is not None and re.search(st.error, desc):
+                return f"error as expected: {desc}"
+            raise StepFailed(f"QMP {name} failed: {desc}") from exc
+        if st.error is not None:
+            raise StepFailed(f"QMP {name} succeeded, expected an error "
+                             f"/{st.error}/")
+        want = substitute(st.expect, self.variables)
+        # an empty list is an expectation too ("returns nothing"); {} is none
+        if (want or isinstance(want, list)) and not _subset(want, ret):
+            raise StepFailed(f"QMP {name} returned {json.dumps(ret)[:200]}, "
+                             f"expected {json.dumps(want)}")
+        return json.dumps(ret)[:100]
+
+    def find_event(self, name: str, data: Dict[str, Any]
+                   ) -> Optional[Dict[str, Any]]:
+        """The first matching event at or after the cursor (consumed)."""
+        events = self.machine.events
+        for i in range(self.machine.event_cursor, len(events)):
+            ev = events[i]
+            if ev.get("event") == name and _subset(data, ev.get("data", {})):
+                self.machine.event_cursor = i + 1
+                return ev
+        return None
+
+    def do_event(self, st: Step) -> str:
+        """Wait for a QMP event with matching data."""
+        name = substitute(st.value, self.variables)
+        data = substitute(st.data, self.variables)
+        deadline = time.monotonic() + self.bounded(st.timeout)
+        while True:
+            ev = self.find_event(name, data)
+            if ev is not None:
+                return json.dumps(ev.get("data", {}))[:100]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fail_hung(f"no QMP event {name} "
+                               f"{json.dumps(data) if data else ''}"
+                               f" within {st.timeout:.0f}s")
+            self.machine.pump_events(wait=min(left, 0.5))
+            self.health.check()
+
+    # ------------------------------------------------------------ driver
+    def runs(self, st: Step) -> bool:
+        """Whether a step applies to the expected outcome."""
+        return not st.outcome or self.outcome in st.outcome
+
+    def run(self, steps: Sequence[Step], prefix: str = "") -> None:
+        """Run steps (and repeat groups) in order."""
+        for i, st in enumerate(steps, 1):
+            label = f"{prefix}{i}"
+            if not self.runs(st):
+                continue
+            if st.kind == "repeat":
+                for c in range(1, st.value + 1):
+                    self.variables["cycle"] = c
+                    self.say(f"step {label}: repeat {c}/{st.value}")
+                    self.run(st.steps, f"{label}.{c}.")
+                    if self.on_cycle:
+                        self.on_cycle(c)
+                continue
+            if st.kind == "note":
+                self.say(f"step {label}: "
+                         f"{substitute(st.value, self.variables)}")
+                continue
+            self.one(st, label)
+
+    def one(self, st: Step, label: str) -> None:
+        """One step, logged; StepFailed names it."""
+        desc = st.name or f"{st.kind} {substitute(st.value, self.variables)}"
+        t = time.monotonic()
+        entry = {"label": label, "name": desc, "t": t, "ok": False}
+        self.log.append(entry)
+        try:
+            result = getattr(self, f"do_{st.kind}")(st)
+            self.machine.pump_events()
+            self.health.check()
+        except StepFailed as exc:
+            entry["error"] = str(exc)
+            raise StepFailed(f"step {label} ({desc}): {exc}") from exc
+        entry["ok"] = True
+        entry["secs"] = time.monotonic() - t
+        entry["result"] = result
+        self.say(f"step {label} ok ({time.monotonic() - t:.2f}s): {desc} "
+                 f"-> {result}")
+        if self.until_ready and st.kind == "console":
+            raise Ready()
+
+    def settle(self, seconds: float) -> None:
+        """After the last step: let the guest run on a little, then check
+        health once more (a guest that oopses as the last step's teardown
+        runs must fail)."""
+        if seconds <= 0:
+            return
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self.machine.pump_events(wait=min(left, 0.5))
+            self.health.check()
+        self.health.check()
