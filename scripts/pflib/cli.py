@@ -15,6 +15,7 @@ steps.log, verdict.txt, verdict.json) in a directory it prints.
 """
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -73,11 +74,16 @@ def publish(res: Sequence[runner.Result], args: argparse.Namespace) -> None:
         print(f"report: {page}")
 
 
-def run_many(names: Sequence[str], args: argparse.Namespace) -> int:
-    """Run scenarios one after the other."""
+def run_many(names: Sequence[str], args: argparse.Namespace,
+             kernels_of: Optional[Sequence[Optional[str]]] = None) -> int:
+    """Run scenarios one after the other (each on kernels_of[i], when
+    given and no --kernel)."""
     res: List[runner.Result] = []
-    opts = options(args)
-    for name in names:
+    base = options(args)
+    for i, name in enumerate(names):
+        opts = base
+        if kernels_of and kernels_of[i] and not base.kernel:
+            opts = dataclasses.replace(base, kernel=kernels_of[i])
         try:
             sc = find_scenario(name)
         except scenario.ScenarioError as exc:
@@ -129,9 +135,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """plugfault demo."""
-    names = [sc.name for sc in scenario.all_scenarios(SCENARIOS)
-             if sc.default]
-    return run_many(names, args)
+    pairs = [(sc.name, k if k != sc.kernel else None)
+             for sc in scenario.all_scenarios(SCENARIOS) if sc.default
+             for k in sc.kernels]
+    return run_many([n for n, _ in pairs], args, [k for _, k in pairs])
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:

@@ -78,6 +78,16 @@ class KernelFacts:
             self._symbols = read_system_map(self.system_map)
         return self._symbols
 
+    def text_symbols(self) -> Optional[Dict[str, int]]:
+        """Text symbols (and the text bounds) for symbolizing PCs."""
+        if not self.system_map:
+            return None
+        syms = read_system_map(self.system_map, "tTwW")
+        for bound in ("_text", "_stext", "_etext"):
+            if bound in (self.symbols() or {}):
+                syms[bound] = (self.symbols() or {})[bound]
+        return syms
+
     def summary(self) -> str:
         """One line for the log."""
         ver = ".".join(map(str, self.version)) if self.version else "?"
@@ -94,8 +104,8 @@ def parse_version(text: str) -> Optional[Tuple[int, ...]]:
     return tuple(int(x) for x in m.groups(default="0"))
 
 
-def image_release(image: Path) -> str:
-    """The release string in a kernel image: bzImage's setup header or
+def image_banner(image: Path) -> str:
+    """The version string in a kernel image: bzImage's setup header or
     the 'Linux version' banner (vmlinux)."""
     try:
         with open(image, "rb") as fh:
@@ -103,13 +113,31 @@ def image_release(image: Path) -> str:
             if head[0x202:0x206] == b"HdrS":
                 off = int.from_bytes(head[0x20E:0x210], "little") + 0x200
                 fh.seek(off)
-                return fh.read(128).split(b"\0")[0].split()[0].decode()
+                return fh.read(256).split(b"\0")[0].decode(errors="replace")
             fh.seek(0)
             data = fh.read()
-    except (OSError, IndexError, UnicodeDecodeError):
+    except OSError:
         return ""
-    m = re.search(rb"Linux version (\S+) ", data)
+    m = re.search(rb"Linux version ([^\0\n]+)", data)
     return m.group(1).decode(errors="replace") if m else ""
+
+
+def image_release(image: Path) -> str:
+    """The release (uname -r) of a kernel image."""
+    banner = image_banner(image).split()
+    return banner[0] if banner else ""
+
+
+def image_version(image: Path, release: str) -> Optional[Tuple[int, ...]]:
+    """The upstream version: Debian's banner says it ('Debian 6.1.176-1')
+    where the release does not (6.1.0-50-amd64)."""
+    rel = parse_version(release)
+    for m in reversed(list(re.finditer(r"Debian (\d+\.\d+\.\d+)-",
+                                       image_banner(image)))):
+        v = parse_version(m.group(1))
+        if rel is None or (v and v[:2] == rel[:2]):
+            return v
+    return rel
 
 
 def read_config(path: Path) -> Dict[str, str]:
@@ -122,13 +150,13 @@ def read_config(path: Path) -> Dict[str, str]:
     return conf
 
 
-def read_system_map(path: Path) -> Dict[str, int]:
-    """Text and data symbols of a System.map (or /proc/kallsyms text)."""
+def read_system_map(path: Path, types: str = "tTwWdDbBrRaA"
+                    ) -> Dict[str, int]:
+    """Symbols of a System.map (or /proc/kallsyms text) of `types`."""
     syms = {}
     for line in path.read_text(errors="replace").splitlines():
         parts = line.split()
-        if len(parts) >= 3 and parts[1] in "tTwWdDbBrR" and \
-                len(parts[1]) == 1:
+        if len(parts) >= 3 and len(parts[1]) == 1 and parts[1] in types:
             try:
                 syms[parts[2]] = int(parts[0], 16)
             except ValueError:
@@ -156,7 +184,11 @@ def find_facts(image: Path, dirs: Sequence[Path],
                          "lib/modules/*/System.map", "System.map"))
     if not release and moddir:
         release = moddir.name
-    facts = KernelFacts(version=parse_version(release), release=release,
+    if smap and smap.stat().st_size < 4096 and \
+            "The real System.map" in smap.read_text(errors="replace"):
+        smap = None               # Debian's stub (the real one is in -dbg)
+    facts = KernelFacts(version=image_version(image, release),
+                        release=release,
                         config_path=config, system_map=smap)
     if config:
         facts.config = read_config(config)

@@ -124,11 +124,12 @@ class Machine(QEMUMachine):
         self.log("return", ret)
         return ret
 
-    def hmp(self, command_line: str) -> str:
+    def hmp(self, command_line: str, cpu: Optional[int] = None) -> str:
         """An HMP command through QMP (not logged: samples are many)."""
-        ret = self.cmd("human-monitor-command",
-                       args_dict={"command-line": command_line})
-        return str(ret)
+        args: Dict[str, Any] = {"command-line": command_line}
+        if cpu is not None:
+            args["cpu-index"] = cpu
+        return str(self.cmd("human-monitor-command", args_dict=args))
 
     def pump_events(self, wait: float = 0.0) -> None:
         """Move QMP events into self.events (waiting up to `wait` s for

@@ -47,6 +47,7 @@ class Step:
     stuck_in: Optional[str] = None  # hang: regex of the function every vCPU is in
     irqs_off: bool = False          # hang + stuck_in: interrupts off in every sample
     samples: int = 5                # hang + stuck_in: how many samples over timeout
+    absent: bool = False            # event: must NOT arrive within timeout
 
 
 @dataclass
@@ -79,11 +80,12 @@ class Scenario:
     expect: List[Expectation] = field(default_factory=list)
     settle: float = 1.0             # seconds run on after the last step
     allow: List[str] = field(default_factory=list)         # console lines that never fail
+    kernels: List[str] = field(default_factory=list)       # pinned kernels of demo/check
 
 
 _STEP_KEYS = {"timeout", "args", "data", "expect", "error", "rc", "output",
               "not_output", "name", "group", "hang", "outcome", "stuck_in", "irqs_off",
-              "samples"}
+              "samples", "absent"}
 
 
 def _compile(rx, where):
@@ -119,6 +121,9 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
               not_output=raw.get("not_output"), hang=_bool(raw, "hang", where),
               name=raw.get("name", ""), stuck_in=raw.get("stuck_in"),
               irqs_off=_bool(raw, "irqs_off", where), samples=int(raw.get("samples", 5)))
+    st.absent = _bool(raw, "absent", where)
+    if st.absent and kind != "event":
+        raise ScenarioError(f"{where}: 'absent' only goes with event")
     oc = raw.get("outcome", [])
     st.outcome = [oc] if isinstance(oc, str) else list(oc)
     if st.hang and kind != "guest":
@@ -162,7 +167,7 @@ def load(path: Path) -> Scenario:
         raise ScenarioError(f"{path}: {e}")
     known = {"description", "arch", "machine", "kernel", "append", "modules", "qemu",
              "timeout", "default", "fail_patterns", "setup", "step", "group", "report",
-             "test_modules", "requires", "facts", "expect", "settle", "allow"}
+             "test_modules", "requires", "facts", "expect", "settle", "allow", "kernels"}
     unknown = set(raw) - known
     if unknown:
         raise ScenarioError(f"{path.name}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -224,7 +229,8 @@ def load(path: Path) -> Scenario:
                     fail_patterns=list(fp), setup=dict(raw.get("setup", {})), steps=steps,
                     test_modules=[str(m) for m in raw.get("test_modules", [])],
                     requires=requires, facts=named, expect=expect,
-                    settle=float(raw.get("settle", 1.0)), allow=allow)
+                    settle=float(raw.get("settle", 1.0)), allow=allow,
+                    kernels=[str(k) for k in raw.get("kernels", [raw["kernel"]])])
 
 
 def find(scenario_dir: Path, name: str) -> Path:

@@ -54,6 +54,17 @@ def match_line(buf: str, pos: int) -> str:
     return line.split("\n", 1)[0].strip()
 
 
+def stuck_names(steps: Sequence[Step]) -> List[str]:
+    """Function names the stuck_in regexes of `steps` name (anchors
+    dropped), for a kallsyms look-up."""
+    out: List[str] = []
+    for st in steps:
+        if st.stuck_in:
+            out += [n.strip("^$()") for n in st.stuck_in.split("|")]
+        out += stuck_names(st.steps)
+    return [n for n in out if re.fullmatch(r"\w+", n)]
+
+
 class Health:
     """The checks made after every step: fail patterns, allowed warnings,
     QEMU alive."""
@@ -112,6 +123,13 @@ class Steps:
         self.until_ready = until_ready
         self.log: List[Dict[str, Any]] = []       # for reports
         self.found: List[str] = []                # stuck findings
+        # Debian's System.map is a stub: without a real one, the functions
+        # the stuck steps name are looked up in the guest's /proc/kallsyms
+        # once the shell is up (runtime addresses: no KASLR offset)
+        wanted = stuck_names([st for st in sc.steps if self.runs(st)])
+        self.kallsyms_want = wanted if wanted and \
+            (not symbols or len(symbols) < 100) else []
+        self.sym_ends: Optional[Dict[str, int]] = None
 
     # ------------------------------------------------------------ helpers
     def bounded(self, timeout: float) -> float:
@@ -125,16 +143,35 @@ class Steps:
     def symbolizer(self) -> stuck.Symbolizer:
         """A Symbolizer with the KASLR offset /init reported."""
         return stuck.Symbolizer(
-            self.symbols, stuck.kaslr_offset(self.console.buf, self.symbols))
+            self.symbols, stuck.kaslr_offset(self.console.buf, self.symbols),
+            self.sym_ends)
 
     def where_stuck(self, rounds: int = 3, interval: float = 0.5) -> str:
         """A short 'where are the vCPUs' for a failure reason."""
         try:
-            samples, secs = stuck.sample(self.machine.hmp, rounds, interval)
+            samples, secs = stuck.sample(self.machine.hmp, self.sc.arch,
+                                         rounds, interval)
         except Exception:  # pylint: disable=broad-except
             return ""
         v = stuck.summarize(samples, self.symbolizer(), secs)
+        self.dump_samples(samples, self.symbolizer(), v.text)
         return v.text
+
+    def dump_samples(self, rounds: Sequence[Sequence[stuck.CpuSample]],
+                     sym: stuck.Symbolizer, text: str) -> None:
+        """vcpu-samples.log in the run directory: every sample, with the
+        text addresses found on its stack."""
+        with open(self.machine.rundir / "vcpu-samples.log", "a",
+                  encoding="utf-8") as fh:
+            fh.write(f"# {text}\n")
+            for i, rnd in enumerate(rounds):
+                for s in rnd:
+                    callers = ", ".join(sym.name(a) for _, a in
+                                        stuck.frames(s, sym)[1:])
+                    fh.write(f"round {i} vCPU{s.cpu} pc {sym.name(s.pc)} "
+                             f"irqs {'on' if s.irqs_on else 'off'} "
+                             f"stack words {len(s.stack)} callers: "
+                             f"{callers or '-'}\n")
 
     def fail_hung(self, msg: str) -> None:
         """A time-out: first the health check, then where the vCPUs are."""
@@ -202,8 +239,7 @@ class Steps:
         body: Optional[int] = None
         interval = total / max(st.samples - 1, 1)
         while True:
-            rounds.append(stuck.parse_registers(
-                self.machine.hmp("info registers -a")))
+            rounds.append(stuck.take(self.machine.hmp, self.sc.arch))
             left = total - (time.monotonic() - t0)
             if left <= 0.05 or len(rounds) >= st.samples:
                 break
@@ -221,7 +257,8 @@ class Steps:
                              f"expected to hang")
         self.shell.skip_to_end()
         sym = self.symbolizer()
-        v = stuck.summarize(rounds, sym, secs)
+        v = stuck.summarize(rounds, sym, secs, st.stuck_in)
+        self.dump_samples(rounds, sym, v.text)
         self.found.append(v.text)
         rx = re.compile(st.stuck_in or "")
         cpus = sorted(v.irqs_off)
@@ -295,6 +332,8 @@ class Steps:
         name = substitute(st.value, self.variables)
         data = substitute(st.data, self.variables)
         deadline = time.monotonic() + self.bounded(st.timeout)
+        if st.absent:
+            return self.no_event(name, data, deadline)
         while True:
             ev = self.find_event(name, data)
             if ev is not None:
@@ -306,6 +345,24 @@ class Steps:
                                f" within {st.timeout:.0f}s")
             self.machine.pump_events(wait=min(left, 0.5))
             self.health.check()
+
+    def no_event(self, name: str, data: Dict[str, Any],
+                 deadline: float) -> str:
+        """absent = true: no matching event at or after the cursor until
+        the deadline (the cursor does not move)."""
+        while True:
+            self.machine.pump_events()
+            events = self.machine.events[self.machine.event_cursor:]
+            hit = next((ev for ev in events if ev.get("event") == name and
+                        _subset(data, ev.get("data", {}))), None)
+            if hit is not None:
+                raise StepFailed(f"QMP event {name} "
+                                 f"{json.dumps(hit.get('data', {}))[:100]} "
+                                 f"arrived, expected none")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return f"no {name} within the bound, as expected"
+            self.machine.pump_events(wait=min(left, 0.5))
 
     # ------------------------------------------------------------ driver
     def runs(self, st: Step) -> bool:
@@ -350,8 +407,37 @@ class Steps:
         entry["result"] = result
         self.say(f"step {label} ok ({time.monotonic() - t:.2f}s): {desc} "
                  f"-> {result}")
+        if st.kind == "console" and self.kallsyms_want:
+            self.load_kallsyms()
         if self.until_ready and st.kind == "console":
             raise Ready()
+
+    def load_kallsyms(self) -> None:
+        """The start and end of each wanted function, from /proc/kallsyms
+        (sorted by address, so the next line ends a function)."""
+        wanted = set(self.kallsyms_want)
+        pats = " ".join(f"-e ' {n}'" for n in self.kallsyms_want + ["_stext"])
+        cmd = f"grep -F -A1 {pats} /proc/kallsyms"     # -F: fast under TCG
+        self.kallsyms_want = []
+        t = time.monotonic()
+        rc, out = self.guest_exec(cmd, 60)
+        syms: Dict[str, int] = {}
+        ends: Dict[str, int] = {}
+        rows = [ln.split() for ln in out.splitlines()]
+        for i, parts in enumerate(rows):
+            if len(parts) < 3 or len(parts[1]) != 1 or \
+                    (parts[2] not in wanted and parts[2] != "_stext"):
+                continue
+            try:
+                syms.setdefault(parts[2], int(parts[0], 16))
+            except ValueError:
+                continue
+            nxt = rows[i + 1] if i + 1 < len(rows) else []
+            if parts[2] in wanted and len(nxt) >= 3:
+                ends[parts[2]] = int(nxt[0], 16)
+        self.symbols, self.sym_ends = syms, ends
+        self.say(f"kallsyms: {', '.join(sorted(syms))} for the stuck checks "
+                 f"(rc {rc}, {time.monotonic() - t:.1f}s)")
 
     def settle(self, seconds: float) -> None:
         """After the last step: let the guest run on a little, then check
