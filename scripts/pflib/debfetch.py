@@ -23,7 +23,9 @@ import tempfile
 from pathlib import Path
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-MIRROR = os.environ.get("PLUGFAULT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+MIRROR = os.environ.get(
+    "PLUGFAULT_DEBIAN_MIRROR",
+    "http://deb.debian.org/debian")
 SUITES = ("trixie", "bookworm")
 ARCHES = ("amd64", "ppc64el")
 
@@ -40,7 +42,8 @@ def cache_dir() -> Path:
     if os.environ.get("PLUGFAULT_CACHE"):
         d = Path(os.environ["PLUGFAULT_CACHE"])
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        base = os.environ.get(
+            "XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
         d = Path(base) / "plugfault"
     d.mkdir(parents=True, exist_ok=True)
     return d
@@ -48,7 +51,8 @@ def cache_dir() -> Path:
 
 def read_pins(repo: Path) -> dict:
     pins = {}
-    for lineno, line in enumerate((repo / "scripts/pins").read_text().splitlines(), 1):
+    for lineno, line in enumerate(
+            (repo / "scripts/pins").read_text().splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -76,14 +80,19 @@ class PrivateApt:
 
     def _write_config(self):
         r = self.root
-        for sub in ("lists/partial", "cache/archives/partial", "etc/sources.list.d",
-                    "etc/preferences.d", "etc/apt.conf.d"):
+        for sub in (
+            "lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+                "etc/apt.conf.d"):
             (r / sub).mkdir(parents=True, exist_ok=True)
         (r / "status").touch()
         arch = ",".join(ARCHES)
         lines = [f"deb-src [signed-by={KEYRING}] {MIRROR} trixie main"]
         for suite in SUITES:
-            lines.append(f"deb [arch={arch} signed-by={KEYRING}] {MIRROR} {suite} main")
+            lines.append(
+                f"deb [arch={arch} signed-by={KEYRING}] {MIRROR} {suite} main")
         (r / "etc/sources.list").write_text("\n".join(lines) + "\n")
         (r / "apt.conf").write_text(
             f'Dir::Etc::sourcelist "{r}/etc/sources.list";\n'
@@ -107,9 +116,11 @@ class PrivateApt:
                              stdout=subprocess.PIPE if capture else None,
                              stderr=subprocess.PIPE if capture else None)
         if res.returncode != 0:
-            detail = (res.stderr or "").strip().splitlines()[-3:] if capture else []
-            raise FetchError(f"'{' '.join(args)}' failed (exit {res.returncode})"
-                             + (": " + " / ".join(detail) if detail else ""))
+            detail = (res.stderr or "").strip(
+            ).splitlines()[-3:] if capture else []
+            raise FetchError(
+                f"'{' '.join(args)}' failed (exit {res.returncode})" + (
+                    ": " + " / ".join(detail) if detail else ""))
         return res.stdout if capture else None
 
     def update(self):
@@ -129,7 +140,8 @@ def fetch_deb(name: str, arch: str, spec: str) -> Path:
     try:
         suite, version, digest = spec.split()
     except ValueError:
-        raise FetchError(f"bad pin for {name}: '{spec}' (want SUITE VERSION SHA256)")
+        raise FetchError(
+            f"bad pin for {name}: '{spec}' (want SUITE VERSION SHA256)")
     debs = cache_dir() / "debs"
     debs.mkdir(exist_ok=True)
     fname = f"{name}_{version.split(':')[-1]}_{arch}.deb"
@@ -143,13 +155,17 @@ def fetch_deb(name: str, arch: str, spec: str) -> Path:
     with tempfile.TemporaryDirectory(dir=debs) as tmp:
         target = f"{name}:{arch}" if arch != "all" else name
         log(f"downloading {target} {version} ({suite})")
-        _APT.run(["apt-get", "-q", "download", f"{target}={version}"], cwd=tmp, capture=True)
+        _APT.run(["apt-get", "-q", "download",
+                 f"{target}={version}"], cwd=tmp, capture=True)
         got = list(Path(tmp).glob("*.deb"))
         if len(got) != 1:
-            raise FetchError(f"apt-get download {target}={version} gave {len(got)} files")
+            raise FetchError(
+                f"apt-get download {target}={version} gave {len(got)} files")
         actual = sha256(got[0])
         if actual != digest:
-            raise FetchError(f"{got[0].name}: SHA-256 {actual} does not match the pin {digest}")
+            raise FetchError(
+                f"{got[0].name}: SHA-256 {actual} does not match the pin "
+                f"{digest}")
         shutil.move(str(got[0]), dest)
     return dest
 
@@ -170,7 +186,8 @@ def extract_deb(deb: Path, dest: Path) -> Path:
 def _source_versions(upstream: str):
     out = _APT.run(["apt-cache", "showsrc", "qemu"], capture=True)
     versions = re.findall(r"^Version: (\S+)$", out, re.M)
-    same = [v for v in versions if re.match(rf"^(\d+:)?{re.escape(upstream)}\+", v)]
+    same = [v for v in versions if re.match(
+        rf"^(\d+:)?{re.escape(upstream)}\+", v)]
     return versions, same
 
 
@@ -194,16 +211,20 @@ def fetch_base(pins: dict) -> Path:
         version = want
     elif same:
         version = sorted(same, key=_debver_key)[-1]
-        log(f"pinned {want} is gone from the mirror; using {version}, which must carry "
+        log(f"pinned {want} is gone from the mirror; using {version}, "
+            f"which must carry "
             f"the same upstream tarball (checked below)")
     else:
-        raise FetchError(f"no qemu {upstream} source on the mirror (have: "
-                         f"{', '.join(all_versions) or 'none'}); see docs/base-update.rst")
+        raise FetchError(
+            f"no qemu {upstream} source on the mirror (have: "
+            f"{', '.join(all_versions) or 'none'}); see docs/base-update.rst")
     log(f"apt-get source qemu={version}")
     _APT.run(["apt-get", "-q", "source", "--download-only", f"qemu={version}"],
              cwd=root, capture=True)
     if sha256(orig) != orig_sha:
-        raise FetchError(f"{orig.name}: SHA-256 does not match BASE_ORIG_SHA256 in scripts/pins")
+        raise FetchError(
+            f"{orig.name}: SHA-256 does not match BASE_ORIG_SHA256 in "
+            f"scripts/pins")
     noepoch = version.split(":")[-1]
     dsc = root / f"qemu_{noepoch}.dsc"
     tree = root / f"qemu-{upstream}-{noepoch.split('-', 1)[-1]}"
@@ -211,8 +232,8 @@ def fetch_base(pins: dict) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     log(f"unpacking {dsc.name} with Debian's patches")
-    subprocess.run(["dpkg-source", "-q", "--no-check", "-x", str(dsc), str(tmp)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["dpkg-source", "-q", "--no-check", "-x",
+                   str(dsc), str(tmp)], check=True, stdout=subprocess.DEVNULL)
     (tmp / ".plugfault-verified").write_text(f"{version} {orig_sha}\n")
     if tree.exists():
         shutil.rmtree(tree)

@@ -17,7 +17,7 @@ import gzip
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -55,7 +55,9 @@ KERNELS = {
         "Debian bookworm 6.1.176 amd64 (no ITESID-based ITE handling)"),
 }
 
-BUSYBOX = {"ppc64el": "busybox-static:ppc64el", "amd64": "busybox-static:amd64"}
+BUSYBOX = {
+    "ppc64el": "busybox-static:ppc64el",
+    "amd64": "busybox-static:amd64"}
 
 
 @dataclass
@@ -78,7 +80,8 @@ def _pin(pins, key):
 
 def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
     if name not in KERNELS:
-        raise GuestError(f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
+        raise GuestError(
+            f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
     spec = KERNELS[name]
     pins = debfetch.read_pins(repo)
     pkg, arch = spec.package.rsplit(":", 1)
@@ -87,18 +90,27 @@ def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
     image = root / spec.image
     if not image.exists():
         raise GuestError(f"{deb.name} has no {spec.image}")
-    # bookworm packages use lib/modules, trixie's merged /usr uses usr/lib/modules
+    # bookworm packages use lib/modules, trixie's merged /usr uses
+    # usr/lib/modules
     mods = sorted(root.glob("lib/modules/*/modules.order")) + \
         sorted(root.glob("usr/lib/modules/*/modules.order"))
-    return GuestKernel(name, spec.arch, image, mods[0].parent if mods else None,
-                       spec.description)
+    return GuestKernel(
+        name,
+        spec.arch,
+        image,
+        mods[0].parent if mods else None,
+        spec.description)
 
 
 def fetch_busybox(arch: str, repo: Path) -> Path:
     pins = debfetch.read_pins(repo)
     key = BUSYBOX[arch]
     deb = debfetch.fetch_deb("busybox-static", arch, _pin(pins, key))
-    root = debfetch.extract_deb(deb, debfetch.cache_dir() / "guest" / f"busybox-static-{arch}")
+    root = debfetch.extract_deb(
+        deb,
+        debfetch.cache_dir() /
+        "guest" /
+        f"busybox-static-{arch}")
     bb = root / "bin/busybox"
     if not bb.exists():
         bb = root / "usr/bin/busybox"          # trixie: merged /usr
@@ -124,7 +136,10 @@ def _modinfo_depends(data: bytes):
     return [d.decode() for d in m.group(1).split(b",") if d]
 
 
-def resolve_modules(moddir: Optional[Path], names: List[str], builtin_files=()):
+def resolve_modules(
+        moddir: Optional[Path],
+        names: List[str],
+        builtin_files=()):
     """Return (load-ordered list of module paths, names that are built in).
 
     Dependencies come from each module's own .modinfo "depends=" field, so
@@ -136,13 +151,16 @@ def resolve_modules(moddir: Optional[Path], names: List[str], builtin_files=()):
     if not names:
         return [], []
     if moddir is None:
-        raise GuestError(f"the scenario needs modules {names} but the kernel has no modules tree"
-                         f" (give --modules)")
-    byname = {_modname(str(p)): p for p in moddir.rglob("*.ko*") if _KO.search(p.name)}
+        raise GuestError(
+            f"the scenario needs modules {names} but the kernel has no "
+            f"modules tree"
+            f" (give --modules)")
+    byname = {_modname(str(p)): p for p in moddir.rglob(
+        "*.ko*") if _KO.search(p.name)}
     builtin = set()
     for bi in [moddir / "modules.builtin"] + list(builtin_files):
         if bi.exists():
-            builtin |= {_modname(l) for l in bi.read_text().split()}
+            builtin |= {_modname(w) for w in bi.read_text().split()}
     order, seen, inbuilt = [], set(), []
 
     def visit(key, chain):
@@ -154,7 +172,8 @@ def resolve_modules(moddir: Optional[Path], names: List[str], builtin_files=()):
                     inbuilt.append(key)
                 return
             via = f" (needed by {chain[-1]})" if chain else ""
-            raise GuestError(f"module '{key}'{via} is neither in {moddir} nor built in")
+            raise GuestError(
+                f"module '{key}'{via} is neither in {moddir} nor built in")
         seen.add(key)
         for d in _modinfo_depends(read_module(byname[key])):
             visit(d.replace("-", "_"), chain + [key])
@@ -172,15 +191,18 @@ def read_module(path: Path) -> bytes:
     if path.name.endswith(".gz"):
         return gzip.decompress(data)
     if path.name.endswith(".zst"):
-        raise GuestError(f"{path.name}: zstd-compressed modules are not supported; "
-                         f"install them uncompressed (INSTALL_MOD_STRIP, no MODULE_COMPRESS)")
+        raise GuestError(
+            f"{path.name}: zstd-compressed modules are not supported; "
+            f"install them uncompressed (INSTALL_MOD_STRIP, no "
+            f"MODULE_COMPRESS)")
     return data
 
 
 # --------------------------------------------------------------- cpio
 
 class Newc:
-    """Minimal writer for the newc ("070701") cpio format the kernel unpacks."""
+    """Minimal writer for the newc ("070701") cpio format the kernel
+    unpacks."""
 
     def __init__(self):
         self.out = bytearray()
@@ -237,19 +259,36 @@ for s in /etc/plugfault/setup.d/*; do [ -f "$s" ] && . "$s"; done
 # commands as soon as it sees the ready line.
 stty -echo 2>/dev/null
 export PS1='' PS2=''
-if [ $fail = 0 ]; then echo "plugfault-init: ready"; else echo "plugfault-init: modules failed"; fi
+if [ $fail = 0 ]; then echo "plugfault-init: ready"
+else echo "plugfault-init: modules failed"; fi
 exec setsid cttyhack sh
 """
 
 
-def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
-                    setup_scripts: Optional[dict] = None, extra_initrd: Optional[Path] = None,
-                    files: Optional[dict] = None) -> bytes:
+def build_initramfs(
+        kernel: GuestKernel,
+        busybox: Path,
+        modules: List[str],
+        setup_scripts: Optional[dict] = None,
+        extra_initrd: Optional[Path] = None,
+        files: Optional[dict] = None) -> bytes:
     extra = [kernel.image.parent / "modules.builtin"]
     paths, builtin = resolve_modules(kernel.modules, modules, extra)
     c = Newc()
-    made = {"bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
-            "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"}
+    made = {
+        "bin",
+        "sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "run",
+        "etc",
+        "etc/plugfault",
+        "etc/plugfault/setup.d",
+        "lib",
+        "lib/modules",
+        "lib/modules/plugfault"}
     for d in sorted(made):
         c.dir(d)
     c.file("bin/busybox", busybox.read_bytes(), 0o755)

@@ -55,7 +55,7 @@ def _case(r: Result) -> str:
                 f"{quoteattr(r.reason[:300] + step)}>{text}</failure>\n"
                 f"    </testcase>")
     if r.verdict == SKIP:
-        return head + f">\n      <skipped/>\n    </testcase>"
+        return head + ">\n      <skipped/>\n    </testcase>"
     kind = "interrupted" if r.verdict == INTERRUPTED else "setup"
     return (head + f">\n      <error type=\"{kind}\" message="
             f"{quoteattr(r.reason[:300])}>{text}</error>\n    </testcase>")

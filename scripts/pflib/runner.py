@@ -258,7 +258,8 @@ class Run:
         machine = self.machine
         self.steps = Steps(
             self.sc, machine, self.console, self.say, self.deadline,
-            {}, symbols=self.kernel.facts.text_symbols() if self.kernel else None,
+            {}, symbols=(self.kernel.facts.text_symbols()
+                         if self.kernel else None),
             outcome=self.outcome or None,
             on_cycle=lambda c: soak.sample(c, machine.qemu_pid()),
             until_ready=self.opts.until_ready or bool(self.opts.interactive))

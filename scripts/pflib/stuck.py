@@ -146,8 +146,8 @@ def summarize(samples: Sequence[Sequence[CpuSample]], sym: Symbolizer,
             parts.append(f"vCPU{cpu} idle (halted)")
             continue
         fr = [frames(s, sym) for s in ss]
-        common = [f for f, _ in fr[0] if all(any(f == g for g, _ in x)
-                                              for x in fr)]
+        common = [f for f, _ in fr[0]
+                  if all(any(f == g for g, _ in x) for x in fr)]
         if want:
             common = [f for f in common if re.search(want, f)] or \
                 ([next(iter(funcs))] if len(funcs) == 1 else [])

@@ -112,7 +112,8 @@ class StepCase(unittest.TestCase):
         sc = scenario.load(path)
         self.console = FakeConsole(self.d / "console.log", self.answer)
         self.consoles.append(self.console)
-        return Steps(sc, self.machine, self.console, lambda m: None,  # type: ignore
+        return Steps(sc, self.machine,  # type: ignore[arg-type]
+                     self.console, lambda m: None,
                      time.monotonic() + 60, {}, symbols=symbols,
                      outcome=outcome)
 
@@ -417,7 +418,8 @@ class Results(unittest.TestCase):
         self.assertEqual(exit_code(self.RES[2:]), 125)
 
     def test_junit_shape(self):
-        import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+        # pylint: disable-next=import-outside-toplevel
+        import xml.etree.ElementTree as ET
         root = ET.fromstring(results.junit(self.RES))
         self.assertEqual(root.tag, "testsuites")
         suites = root.findall("testsuite")
