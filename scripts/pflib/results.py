@@ -19,10 +19,10 @@ from .runner import ERROR, FAIL, INTERRUPTED, PASS, SKIP, Result
 
 def table(results: Sequence[Result]) -> str:
     """The verdict table printed after several runs."""
-    lines = [f"{'scenario':28s} {'kernel':24s} {'verdict':11s} "
+    lines = [f"{'scenario':28s} {'kernel':32s} {'verdict':11s} "
              f"{'time':>8s}  reason"]
     for r in results:
-        lines.append(f"{r.scenario:28s} {r.kernel[:24]:24s} {r.verdict:11s} "
+        lines.append(f"{r.scenario:28s} {r.kernel[:32]:32s} {r.verdict:11s} "
                      f"{r.elapsed:7.1f}s  {r.reason[:110]}")
     return "\n".join(lines)
 
