@@ -22,8 +22,8 @@ def table(results: Sequence[Result]) -> str:
     lines = [f"{'scenario':28s} {'kernel':32s} {'verdict':11s} "
              f"{'time':>8s}  reason"]
     for r in results:
-        lines.append(f"{r.scenario:28s} {r.kernel[:32]:32s} {r.verdict:11s} "
-                     f"{r.elapsed:7.1f}s  {r.reason[:110]}")
+        lines.append(f"{r.scenario:28s} {r.kernel[:32]:32s} "
+                     f"{r.verdict:11s} {r.elapsed:7.1f}s  {r.reason[:110]}")
     return "\n".join(lines)
 
 

@@ -360,11 +360,20 @@ def _quote(arg: str) -> str:
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
+_STOPPING: List[int] = []
+
+
 def _on_signal(signum: int, _frame: Optional[FrameType]) -> None:
+    # once: a CI engine's time-out may signal the runner and then its
+    # process group; the second must not interrupt the cleanup
+    if _STOPPING:
+        return
+    _STOPPING.append(signum)
     raise Interrupted(signal.Signals(signum).name)
 
 
 def _install_signals() -> Dict[int, Any]:
+    _STOPPING.clear()
     old = {}
     for s in _SIGNALS:
         old[s] = signal.getsignal(s)
