@@ -85,18 +85,19 @@ def run_many(names: Sequence[str], args: argparse.Namespace,
         if kernels_of and kernels_of[i] and not base.kernel:
             opts = dataclasses.replace(base, kernel=kernels_of[i])
         try:
-            sc = find_scenario(name)
+            scen = find_scenario(name)
         except scenario.ScenarioError as exc:
             print(f"plugfault: error: {exc}", file=sys.stderr)
             res.append(runner.Result(name, opts.kernel or "-", runner.ERROR,
                                      f"set-up error: {exc}", 0.0, None))
             continue
-        r = runner.Run(sc, opts).execute()
-        print(f"{r.verdict} {name} ({r.elapsed:.1f}s): {r.reason}",
+        result = runner.Run(scen, opts).execute()
+        print(f"{result.verdict} {name} ({result.elapsed:.1f}s): "
+              f"{result.reason}",
               flush=True)
-        print(f"  artifacts: {r.rundir}", flush=True)
-        res.append(r)
-        if r.verdict == runner.INTERRUPTED:
+        print(f"  artifacts: {result.rundir}", flush=True)
+        res.append(result)
+        if result.verdict == runner.INTERRUPTED:
             break
     if len(res) > 1:
         print()
@@ -107,16 +108,16 @@ def run_many(names: Sequence[str], args: argparse.Namespace,
 
 def cmd_list(_args: argparse.Namespace) -> int:
     """plugfault list."""
-    for sc in scenario.all_scenarios(SCENARIOS):
-        mark = "*" if sc.default else " "
-        print(f"{mark} {sc.name:28s} {sc.machine:10s} {sc.kernel:22s} "
-              f"{sc.description}")
+    for scen in scenario.all_scenarios(SCENARIOS):
+        mark = "*" if scen.default else " "
+        print(f"{mark} {scen.name:28s} {scen.machine:10s} {scen.kernel:22s} "
+              f"{scen.description}")
     print("(* = in the default set run by 'make demo')")
     print("boot presets (plugfault boot NAME):")
-    for p in sorted(PRESETS.glob("*.toml")):
-        sc = scenario.load(p)
-        print(f"  {sc.name:28s} {sc.machine:10s} {sc.kernel:22s} "
-              f"{sc.description}")
+    for path in sorted(PRESETS.glob("*.toml")):
+        scen = scenario.load(path)
+        print(f"  {scen.name:28s} {scen.machine:10s} {scen.kernel:22s} "
+              f"{scen.description}")
     return 0
 
 
@@ -125,9 +126,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.modules and not args.kernel:
         print("plugfault: error: --modules needs --kernel", file=sys.stderr)
         return 2
-    for p in (args.modules, args.initrd, args.qemu):
-        if p and not p.exists():
-            print(f"plugfault: error: {p}: no such file or directory",
+    for path in (args.modules, args.initrd, args.qemu):
+        if path and not path.exists():
+            print(f"plugfault: error: {path}: no such file or directory",
                   file=sys.stderr)
             return 2
     return run_many(args.names, args)
@@ -151,7 +152,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         scs = [find_scenario(n) for n in names]
     else:
         scs = [sc for sc in scenario.all_scenarios(SCENARIOS) if sc.default]
-    todo, na = matrix.cells(scs, specs, REPO)
+    todo, not_applicable = matrix.cells(scs, specs, REPO)
     try:
         todo = matrix.shard(todo, args.shard)
     except ValueError as exc:
@@ -166,18 +167,19 @@ def cmd_matrix(args: argparse.Namespace) -> int:
                 kernels.resolve(spec, arch, REPO, args.modules)
             except (guest.GuestError, debfetch.FetchError) as exc:
                 print(f"plugfault: {spec} ({arch}): {exc}", file=sys.stderr)
-    print(f"matrix: {len(todo)} cells ({len(na)} not applicable: other "
+    print(f"matrix: {len(todo)} cells ({len(not_applicable)} not "
+          f"applicable: other "
           f"arch), -j {args.jobs}, artifacts in {out}", flush=True)
     extra: List[str] = []
-    for a in args.qemu_arg or ():
-        extra += ["--qemu-arg", a]
-    for f in args.fact or ():
-        extra += ["--fact", f]
+    for arg in args.qemu_arg or ():
+        extra += ["--qemu-arg", arg]
+    for fact_arg in args.fact or ():
+        extra += ["--fact", fact_arg]
     if args.qemu:
         extra += ["--qemu", str(args.qemu)]
-    m = matrix.Matrix(REPO / "scripts" / "plugfault", out, args.jobs, extra,
-                      args.quiet)
-    res = m.run(todo)
+    mtx = matrix.Matrix(REPO / "scripts" / "plugfault", out, args.jobs, extra,
+                        args.quiet)
+    res = mtx.run(todo)
     print()
     print(results.grid(res))
     print()
@@ -190,16 +192,16 @@ def cmd_boot(args: argparse.Namespace) -> int:
     """plugfault boot."""
     from . import interactive  # pylint: disable=import-outside-toplevel
     try:
-        sc = find_scenario(args.name)
+        scen = find_scenario(args.name)
     except scenario.ScenarioError as exc:
         print(f"plugfault: error: {exc}", file=sys.stderr)
         return 2
     opts = options(args, interactive=interactive.session)
-    r = runner.Run(sc, opts).execute()
-    print(f"{r.verdict} {sc.name} ({r.elapsed:.1f}s): {r.reason}",
+    res = runner.Run(scen, opts).execute()
+    print(f"{res.verdict} {scen.name} ({res.elapsed:.1f}s): {res.reason}",
           flush=True)
-    print(f"  artifacts: {r.rundir}", flush=True)
-    return r.code
+    print(f"  artifacts: {res.rundir}", flush=True)
+    return res.code
 
 
 def cmd_qmp(args: argparse.Namespace) -> int:
@@ -212,9 +214,9 @@ def cmd_images(args: argparse.Namespace) -> int:
     """plugfault images."""
     names = args.kernels or list(guest.KERNELS)
     try:
-        for n in names:
-            k = guest.fetch_debian_kernel(n, REPO)
-            print(f"{n:22s} {k.image}")
+        for name in names:
+            k = guest.fetch_debian_kernel(name, REPO)
+            print(f"{name:22s} {k.image}")
         for arch in guest.BUSYBOX:
             print(f"busybox {arch:14s} {guest.fetch_busybox(arch, REPO)}")
     except (guest.GuestError, debfetch.FetchError) as exc:
@@ -223,82 +225,83 @@ def cmd_images(args: argparse.Namespace) -> int:
     return 0
 
 
-def _kernel_options(p: argparse.ArgumentParser, many: bool) -> None:
+def _kernel_options(prs: argparse.ArgumentParser, many: bool) -> None:
     if many:
-        p.add_argument("--kernels", action="append", required=True,
-                       metavar="K,K,...",
-                       help="kernel specs (pinned name, debian:VERSION"
-                       "[:FLAVOUR], directory, image, .deb[,.deb])")
-        p.add_argument("--scenarios", action="append", metavar="S,S,...",
-                       help="scenarios (default: the default set)")
-        p.add_argument("-j", "--jobs", type=int, default=1,
-                       help="cells at once (default 1)")
-        p.add_argument("--shard", metavar="K/N",
-                       help="run only the K-th of N slices of the cells")
-        p.add_argument("--kernel", help=argparse.SUPPRESS)
+        prs.add_argument("--kernels", action="append", required=True,
+                         metavar="K,K,...",
+                         help="kernel specs (pinned name, debian:VERSION"
+                         "[:FLAVOUR], directory, image, .deb[,.deb])")
+        prs.add_argument("--scenarios", action="append", metavar="S,S,...",
+                         help="scenarios (default: the default set)")
+        prs.add_argument("-j", "--jobs", type=int, default=1,
+                         help="cells at once (default 1)")
+        prs.add_argument("--shard", metavar="K/N",
+                         help="run only the K-th of N slices of the cells")
+        prs.add_argument("--kernel", help=argparse.SUPPRESS)
     else:
-        p.add_argument("--kernel", metavar="SPEC",
-                       help="kernel: image (vmlinux/bzImage), build tree, "
-                       "pinned name or debian:VERSION[:FLAVOUR]")
-        p.add_argument("--kernel-deb", nargs="+", metavar="FILE|VERSION",
-                       help="Debian kernel .deb files, or a Debian version "
-                       "to fetch (e.g. 7.2.13-1)")
-    p.add_argument("--modules", type=Path,
-                   help="modules tree (make modules_install's "
-                   "INSTALL_MOD_PATH or lib/modules/VERSION)")
-    p.add_argument("--fact", action="append", metavar="NAME=yes|no",
-                   help="override a scenario fact (e.g. a backport)")
+        prs.add_argument("--kernel", metavar="SPEC",
+                         help="kernel: image (vmlinux/bzImage), build tree, "
+                         "pinned name or debian:VERSION[:FLAVOUR]")
+        prs.add_argument("--kernel-deb", nargs="+", metavar="FILE|VERSION",
+                         help="Debian kernel .deb files, or a Debian version "
+                         "to fetch (e.g. 7.2.13-1)")
+    prs.add_argument("--modules", type=Path,
+                     help="modules tree (make modules_install's "
+                     "INSTALL_MOD_PATH or lib/modules/VERSION)")
+    prs.add_argument("--fact", action="append", metavar="NAME=yes|no",
+                     help="override a scenario fact (e.g. a backport)")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--initrd", type=Path, help="initramfs appended after ours")
-    p.add_argument("--qemu", type=Path,
-                   help="QEMU binary (default: build/qemu-system-ARCH)")
-    p.add_argument("--qemu-arg", action="append", metavar="ARG",
-                   help="extra QEMU argument (repeatable)")
-    p.add_argument("--artifacts", type=Path,
-                   help="directory for run directories (default: "
-                   "build/artifacts, matrix: build/matrix)")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="only print verdicts")
+def _common(prs: argparse.ArgumentParser) -> None:
+    prs.add_argument("--initrd", type=Path,
+                     help="initramfs appended after ours")
+    prs.add_argument("--qemu", type=Path,
+                     help="QEMU binary (default: build/qemu-system-ARCH)")
+    prs.add_argument("--qemu-arg", action="append", metavar="ARG",
+                     help="extra QEMU argument (repeatable)")
+    prs.add_argument("--artifacts", type=Path,
+                     help="directory for run directories (default: "
+                     "build/artifacts, matrix: build/matrix)")
+    prs.add_argument("-q", "--quiet", action="store_true",
+                     help="only print verdicts")
 
 
-def _outputs(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--junit", type=Path, metavar="FILE",
-                   help="write JUnit XML")
-    p.add_argument("--tap", action="store_true", help="print TAP")
-    p.add_argument("--report", type=Path, metavar="DIR",
-                   help="write an HTML report (DIR/index.html)")
+def _outputs(prs: argparse.ArgumentParser) -> None:
+    prs.add_argument("--junit", type=Path, metavar="FILE",
+                     help="write JUnit XML")
+    prs.add_argument("--tap", action="store_true", help="print TAP")
+    prs.add_argument("--report", type=Path, metavar="DIR",
+                     help="write an HTML report (DIR/index.html)")
 
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    ap = argparse.ArgumentParser(
+    argp = argparse.ArgumentParser(
         prog="plugfault", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub = argp.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list scenarios and presets")
     for name in ("run", "demo", "matrix"):
-        p = sub.add_parser(name, help=f"{name} scenarios")
+        prs = sub.add_parser(name, help=f"{name} scenarios")
         if name == "run":
-            p.add_argument("names", nargs="+", metavar="NAME")
-            p.add_argument("--until-ready", action="store_true",
-                           help="stop once the guest is ready")
-            p.add_argument("--rundir", type=Path, help=argparse.SUPPRESS)
-        _kernel_options(p, name == "matrix")
-        _common(p)
-        _outputs(p)
-    p = sub.add_parser("boot", help="boot to the guest shell")
-    p.add_argument("name", metavar="PRESET|NAME")
-    _kernel_options(p, False)
-    _common(p)
-    p = sub.add_parser("qmp", help="one QMP command on a socket")
-    p.add_argument("socket")
-    p.add_argument("command", nargs="+", metavar="COMMAND [key=value]")
-    p.add_argument("--pretty", action="store_true")
-    p = sub.add_parser("images", help="fetch and cache the pinned images")
-    p.add_argument("kernels", nargs="*", metavar="KERNEL")
-    return ap
+            prs.add_argument("names", nargs="+", metavar="NAME")
+            prs.add_argument("--until-ready", action="store_true",
+                             help="stop once the guest is ready")
+            prs.add_argument("--rundir", type=Path, help=argparse.SUPPRESS)
+        _kernel_options(prs, name == "matrix")
+        _common(prs)
+        _outputs(prs)
+    prs = sub.add_parser("boot", help="boot to the guest shell")
+    prs.add_argument("name", metavar="PRESET|NAME")
+    _kernel_options(prs, False)
+    _common(prs)
+    prs = sub.add_parser("qmp", help="one QMP command on a socket")
+    prs.add_argument("socket")
+    prs.add_argument("command", nargs="+", metavar="COMMAND [key=value]")
+    prs.add_argument("--pretty", action="store_true")
+    prs = sub.add_parser("images", help="fetch and cache the pinned images")
+    prs.add_argument("kernels", nargs="*", metavar="KERNEL")
+    return argp
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

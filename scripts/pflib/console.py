@@ -62,8 +62,9 @@ class Console:
                 break
             if not chunk:
                 break
-            if self.on_output:
-                self.on_output(chunk)
+            echo = self.on_output
+            if echo is not None:
+                echo(chunk)
             self.feed(chunk.decode("utf-8", "replace"))
         with self.cond:
             self.closed = True
@@ -90,17 +91,17 @@ class Console:
         """A line in console.log that the guest did not print."""
         self.log.write(text)
 
-    def wait(self, rx: str, start: int, timeout: float,
+    def wait(self, regex: str, start: int, timeout: float,
              flags: int = re.M) -> Optional[re.Match]:
         """Search the console from `start`; the match, or None on
         timeout/EOF."""
-        pat = re.compile(rx, flags)
+        pat = re.compile(regex, flags)
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                m = pat.search(self.buf, start)
-                if m:
-                    return m
+                match = pat.search(self.buf, start)
+                if match:
+                    return match
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
                     return None
@@ -112,11 +113,12 @@ class Console:
         positions in that view back to positions in the console."""
         raw = self.buf[start:]
         pieces, cuts, pos, removed = [], [], 0, 0
-        for m in self.KMSG.finditer(raw):
-            pieces.append(raw[pos:m.start()])
-            cuts.append((m.start() - removed, removed + m.end() - m.start()))
-            removed += m.end() - m.start()
-            pos = m.end()
+        for kmsg in self.KMSG.finditer(raw):
+            pieces.append(raw[pos:kmsg.start()])
+            size = kmsg.end() - kmsg.start()
+            cuts.append((kmsg.start() - removed, removed + size))
+            removed += kmsg.end() - kmsg.start()
+            pos = kmsg.end()
         pieces.append(raw[pos:])
 
         def to_raw(cpos: int) -> int:
@@ -128,18 +130,18 @@ class Console:
             return start + cpos + extra
         return "".join(pieces), to_raw
 
-    def wait_shell(self, rx: str, start: int, timeout: float
+    def wait_shell(self, regex: str, start: int, timeout: float
                    ) -> Tuple[Optional[re.Match], Optional[ToRaw]]:
         """Like wait(), on the shell view; (match, to_raw) or
         (None, None)."""
-        pat = re.compile(rx, re.M)
+        pat = re.compile(regex, re.M)
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
                 view, to_raw = self.shell_view(start)
-                m = pat.search(view)
-                if m:
-                    return m, to_raw
+                match = pat.search(view)
+                if match:
+                    return match, to_raw
                 left = deadline - time.monotonic()
                 if left <= 0 or self.closed:
                     return None, None
@@ -175,11 +177,11 @@ class Shell:
         self.cursor = 0        # console position after the last step
 
     @staticmethod
-    def wrap(cmd: str, n: int) -> str:
+    def wrap(cmd: str, num: int) -> str:
         """The text typed into the shell for command number n."""
-        return (f"echo \"@@pf-\"\"begin-{n}@@\"\n( {cmd}\n) > /tmp/.pf-out "
+        return (f"echo \"@@pf-\"\"begin-{num}@@\"\n( {cmd}\n) > /tmp/.pf-out "
                 f"2>&1\npf_rc=$?; base64 /tmp/.pf-out | sed 's/^/@@o /'; "
-                f"echo \"@@pf-\"\"rc-$pf_rc-{n}@@\"\n")
+                f"echo \"@@pf-\"\"rc-$pf_rc-{num}@@\"\n")
 
     def send(self, cmd: str) -> int:
         """Type command `cmd`; its sequence number."""
@@ -188,21 +190,21 @@ class Shell:
         self.console.write(self.wrap(cmd, self.seq).encode())
         return self.seq
 
-    def wait_begin(self, n: int, timeout: float) -> Optional[int]:
+    def wait_begin(self, num: int, timeout: float) -> Optional[int]:
         """Console position after command n's begin marker, or None."""
-        begin, to_raw = self.console.wait_shell(rf"@@pf-begin-{n}@@$",
+        begin, to_raw = self.console.wait_shell(rf"@@pf-begin-{num}@@$",
                                                 self.cursor, timeout)
         if not begin or to_raw is None:
             return None
         return to_raw(begin.end())
 
-    def wait_end(self, n: int, body: int, timeout: float
+    def wait_end(self, num: int, body: int, timeout: float
                  ) -> Optional[Tuple[int, str]]:
         """(exit status, output) of command n whose output starts at
         `body`, or None if it did not finish within `timeout`.  On success
         the cursor moves past the end marker."""
         end, to_raw = self.console.wait_shell(
-            rf"^(.*?)@@pf-rc-(\d+)-{n}@@$", body, timeout)
+            rf"^(.*?)@@pf-rc-(\d+)-{num}@@$", body, timeout)
         if not end or to_raw is None:
             return None
         view, _ = self.console.shell_view(body)

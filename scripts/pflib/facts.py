@@ -41,11 +41,11 @@ def tokenize(text: str) -> List[str]:
     out, pos = [], 0
     text = text.strip()
     while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m:
+        match = _TOKEN.match(text, pos)
+        if not match:
             raise FactError(f"cannot parse {text!r} at {text[pos:]!r}")
-        out.append(m.group(1))
-        pos = m.end()
+        out.append(match.group(1))
+        pos = match.end()
     return out
 
 
@@ -81,10 +81,10 @@ class Evaluator:
         saved = self.toks
         self.toks = tokenize(text)
         try:
-            v = self._expr()
+            val = self._expr()
             if self.toks:
                 raise FactError(f"unexpected {self.toks[0]!r} in {text!r}")
-            return v
+            return val
         finally:
             self.toks = saved
 
@@ -94,41 +94,41 @@ class Evaluator:
         return self.toks.pop(0)
 
     def _expr(self) -> bool:
-        v = self._term()
+        val = self._term()
         while self.toks and self.toks[0] == "or":
             self.toks.pop(0)
-            w = self._term()
-            v = v or w
-        return v
+            rhs = self._term()
+            val = val or rhs
+        return val
 
     def _term(self) -> bool:
-        v = self._factor()
+        val = self._factor()
         while self.toks and self.toks[0] == "and":
             self.toks.pop(0)
-            w = self._factor()
-            v = v and w
-        return v
+            rhs = self._factor()
+            val = val and rhs
+        return val
 
     def _factor(self) -> bool:
         tok = self._next()
         if tok == "not":
             return not self._factor()
         if tok == "(":
-            v = self._expr()
+            val = self._expr()
             if self._next() != ")":
                 raise FactError("missing ')'")
-            return v
+            return val
         return self._atom(tok)
 
     def _atom(self, tok: str) -> bool:
         if tok == "version":
-            op = self._next()
-            if op not in _OPS:
-                raise FactError(f"version needs a comparison, got {op!r}")
+            oper = self._next()
+            if oper not in _OPS:
+                raise FactError(f"version needs a comparison, got {oper!r}")
             want = _ver(self._next())
             if self.facts.version is None:
                 raise Unknown("the kernel's version is unknown")
-            return _OPS[op](self.facts.version, want)
+            return _OPS[oper](self.facts.version, want)
         if tok.startswith("CONFIG_"):
             name, _, value = tok.partition("=")
             if self.facts.config is None:
@@ -153,14 +153,14 @@ class Evaluator:
         raise FactError(f"unknown fact {tok!r}")
 
 
-def describe_missing(expr: str, ev: Evaluator) -> str:
+def describe_missing(expr: str, evaluator: Evaluator) -> str:
     """For 'cannot test: ...': the CONFIG options of `expr` that are not
     set, or the expression itself."""
     names = [t.partition("=")[0] for t in tokenize(expr)
              if t.startswith("CONFIG_")]
     missing = [n for n in names
-               if ev.facts.config is not None and
-               ev.facts.config.get(n) not in ("y", "m")]
+               if evaluator.facts.config is not None and
+               evaluator.facts.config.get(n) not in ("y", "m")]
     if missing and expr.strip() in names:
         return f"{', '.join(missing)} is not set"
     return f"kernel does not satisfy {expr!r}"

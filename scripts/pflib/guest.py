@@ -30,6 +30,7 @@ class GuestError(Exception):
 
 @dataclass
 class KernelSpec:
+    """A pinned Debian kernel package."""
     name: str
     arch: str            # Debian architecture: ppc64el / amd64
     package: str         # pins key suffix: NAME:ARCH
@@ -79,6 +80,7 @@ def _pin(pins, key):
 
 
 def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
+    """A pinned Debian kernel, downloaded, verified and extracted once."""
     if name not in KERNELS:
         raise GuestError(
             f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
@@ -103,6 +105,7 @@ def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
 
 
 def fetch_busybox(arch: str, repo: Path) -> Path:
+    """busybox-static for a Debian architecture (pinned)."""
     pins = debfetch.read_pins(repo)
     key = BUSYBOX[arch]
     deb = debfetch.fetch_deb("busybox-static", arch, _pin(pins, key))
@@ -111,12 +114,12 @@ def fetch_busybox(arch: str, repo: Path) -> Path:
         debfetch.cache_dir() /
         "guest" /
         f"busybox-static-{arch}")
-    bb = root / "bin/busybox"
-    if not bb.exists():
-        bb = root / "usr/bin/busybox"          # trixie: merged /usr
-    if not bb.exists():
+    busybox = root / "bin/busybox"
+    if not busybox.exists():
+        busybox = root / "usr/bin/busybox"          # trixie: merged /usr
+    if not busybox.exists():
         raise GuestError(f"{deb.name} has no bin/busybox")
-    return bb
+    return busybox
 
 
 # --------------------------------------------------------------- modules
@@ -130,10 +133,10 @@ def _modname(path: str) -> str:
 
 def _modinfo_depends(data: bytes):
     """The depends= list from a module's .modinfo (NUL-separated key=value)."""
-    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
-    if not m or not m.group(1):
+    match = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
+    if not match or not match.group(1):
         return []
-    return [d.decode() for d in m.group(1).split(b",") if d]
+    return [d.decode() for d in match.group(1).split(b",") if d]
 
 
 def resolve_modules(
@@ -158,9 +161,9 @@ def resolve_modules(
     byname = {_modname(str(p)): p for p in moddir.rglob(
         "*.ko*") if _KO.search(p.name)}
     builtin = set()
-    for bi in [moddir / "modules.builtin"] + list(builtin_files):
-        if bi.exists():
-            builtin |= {_modname(w) for w in bi.read_text().split()}
+    for bfile in [moddir / "modules.builtin"] + list(builtin_files):
+        if bfile.exists():
+            builtin |= {_modname(w) for w in bfile.read_text().split()}
     order, seen, inbuilt = [], set(), []
 
     def visit(key, chain):
@@ -175,16 +178,17 @@ def resolve_modules(
             raise GuestError(
                 f"module '{key}'{via} is neither in {moddir} nor built in")
         seen.add(key)
-        for d in _modinfo_depends(read_module(byname[key])):
-            visit(d.replace("-", "_"), chain + [key])
+        for dep in _modinfo_depends(read_module(byname[key])):
+            visit(dep.replace("-", "_"), chain + [key])
         order.append(byname[key])
 
-    for n in names:
-        visit(n.replace("-", "_"), [])
+    for mod in names:
+        visit(mod.replace("-", "_"), [])
     return order, inbuilt
 
 
 def read_module(path: Path) -> bytes:
+    """A module file's contents, decompressed."""
     data = path.read_bytes()
     if path.name.endswith(".xz"):
         return lzma.decompress(data)
@@ -209,25 +213,29 @@ class Newc:
         self.ino = 1
 
     def _entry(self, name: str, mode: int, data: bytes = b""):
-        nb = name.encode() + b"\0"
+        name_b = name.encode() + b"\0"
         hdr = "070701" + "".join(f"{v:08x}" for v in (
-            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
         self.ino += 1
-        self.out += hdr.encode() + nb
+        self.out += hdr.encode() + name_b
         self.out += b"\0" * (-len(self.out) % 4)
         self.out += data
         self.out += b"\0" * (-len(self.out) % 4)
 
     def dir(self, name):
+        """A directory entry."""
         self._entry(name, stat.S_IFDIR | 0o755)
 
     def file(self, name, data: bytes, mode=0o644):
+        """A regular file."""
         self._entry(name, stat.S_IFREG | mode, data)
 
     def symlink(self, name, target: str):
+        """A symbolic link."""
         self._entry(name, stat.S_IFLNK | 0o777, target.encode())
 
     def finish(self) -> bytes:
+        """The archive, with its trailer, padded to 512 bytes."""
         self._entry("TRAILER!!!", 0)
         self.out += b"\0" * (-len(self.out) % 512)
         return bytes(self.out)
@@ -272,6 +280,9 @@ def build_initramfs(
         setup_scripts: Optional[dict] = None,
         extra_initrd: Optional[Path] = None,
         files: Optional[dict] = None) -> bytes:
+    """The run's initramfs: busybox, our /init, the modules, setup
+    scripts, extra files, and the user's --initrd appended."""
+    # pylint: disable=too-many-locals
     extra = [kernel.image.parent / "modules.builtin"]
     paths, builtin = resolve_modules(kernel.modules, modules, extra)
     c = Newc()
@@ -289,15 +300,15 @@ def build_initramfs(
         "lib",
         "lib/modules",
         "lib/modules/plugfault"}
-    for d in sorted(made):
-        c.dir(d)
+    for dname in sorted(made):
+        c.dir(dname)
     c.file("bin/busybox", busybox.read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
     names = []
-    for i, p in enumerate(paths):
-        n = f"{i:02d}-{_KO.sub('', p.name)}.ko"
-        c.file(f"lib/modules/plugfault/{n}", read_module(p))
-        names.append(n)
+    for i, mpath in enumerate(paths):
+        mname = f"{i:02d}-{_KO.sub('', mpath.name)}.ko"
+        c.file(f"lib/modules/plugfault/{mname}", read_module(mpath))
+        names.append(mname)
     c.file("etc/plugfault/modules", ("\n".join(names) + "\n").encode())
     c.file("etc/plugfault/builtin", ("\n".join(builtin) + "\n").encode())
     for i, (name, text) in enumerate(sorted((setup_scripts or {}).items())):
@@ -305,10 +316,10 @@ def build_initramfs(
     for name, data in sorted((files or {}).items()):
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d not in made:
-                c.dir(d)
-                made.add(d)
+            dname = "/".join(parts[:i])
+            if dname not in made:
+                c.dir(dname)
+                made.add(dname)
         c.file(name, data, 0o755)
     img = c.finish()
     if extra_initrd:

@@ -36,12 +36,47 @@ def _out(data: bytes) -> None:
 def banner(run: "Run") -> str:
     """What a person needs to poke the machine."""
     sock = run.rundir / "qmp-user.sock"
-    return (f"\r\nplugfault boot: {run.sc.name} ({run.sc.machine}, "
+    return (f"\r\nplugfault boot: {run.scen.name} ({run.scen.machine}, "
             f"{run.kernel_name}) ready\r\n"
             f"  QMP socket: {sock}\r\n"
             f"  e.g. scripts/plugfault qmp {sock} query-pci\r\n"
             f"  artifacts: {run.rundir}\r\n"
             f"  Ctrl-a x quits, Ctrl-a h help\r\n")
+
+
+class Keys:
+    """The Ctrl-a escapes: what to send to the guest, and whether to quit."""
+
+    def __init__(self, run: "Run"):
+        self.run = run
+        self.escape = False
+        self.quit = False
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes for the guest out of what was typed."""
+        send = bytearray()
+        for byte in data:
+            if self.quit:
+                break
+            if self.escape:
+                self.escape = False
+                self.command(byte, send)
+            elif byte == ESCAPE:
+                self.escape = True
+            else:
+                send.append(byte)
+        return bytes(send)
+
+    def command(self, byte: int, send: bytearray) -> None:
+        """The key after Ctrl-a."""
+        if byte in (ord("x"), ord("X")):
+            self.quit = True
+        elif byte == ord("a"):
+            send.append(ESCAPE)
+        elif byte == ord("s"):
+            _out(banner(self.run).encode())
+        else:
+            _out(HELP.encode())
 
 
 def session(run: "Run") -> None:
@@ -59,9 +94,9 @@ def session(run: "Run") -> None:
     if os.isatty(fd):
         saved = termios.tcgetattr(fd)
         tty.setraw(fd)
-    escape = False
+    keys = Keys(run)
     try:
-        while machine.is_running() and not console.closed:
+        while machine.is_running() and not console.closed and not keys.quit:
             machine.pump_events()
             ready, _, _ = select.select([fd], [], [], 0.5)
             if not ready:
@@ -69,27 +104,12 @@ def session(run: "Run") -> None:
             data = os.read(fd, 1024)
             if not data:
                 break                     # stdin closed: end the session
-            send = bytearray()
-            for b in data:
-                if escape:
-                    escape = False
-                    if b in (ord("x"), ord("X")):
-                        if send:
-                            console.write(bytes(send))
-                        run.say("boot: Ctrl-a x")
-                        return
-                    if b == ord("a"):
-                        send.append(ESCAPE)
-                    elif b == ord("s"):
-                        _out(banner(run).encode())
-                    else:
-                        _out(HELP.encode())
-                elif b == ESCAPE:
-                    escape = True
-                else:
-                    send.append(b)
+            send = keys.feed(data)
             if send:
-                console.write(bytes(send))
+                console.write(send)
+        if keys.quit:
+            run.say("boot: Ctrl-a x")
+            return
         run.say("boot: QEMU exited or the console closed")
     finally:
         console.on_output = None

@@ -98,10 +98,10 @@ class KernelFacts:
 
 def parse_version(text: str) -> Optional[Tuple[int, ...]]:
     """(major, minor, patch) from a release string like 6.12.107+deb13."""
-    m = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
-    if not m:
+    match = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    if not match:
         return None
-    return tuple(int(x) for x in m.groups(default="0"))
+    return tuple(int(x) for x in match.groups(default="0"))
 
 
 def image_banner(image: Path) -> str:
@@ -118,8 +118,8 @@ def image_banner(image: Path) -> str:
             data = fh.read()
     except OSError:
         return ""
-    m = re.search(rb"Linux version ([^\0\n]+)", data)
-    return m.group(1).decode(errors="replace") if m else ""
+    match = re.search(rb"Linux version ([^\0\n]+)", data)
+    return match.group(1).decode(errors="replace") if match else ""
 
 
 def image_release(image: Path) -> str:
@@ -132,11 +132,11 @@ def image_version(image: Path, release: str) -> Optional[Tuple[int, ...]]:
     """The upstream version: Debian's banner says it ('Debian 6.1.176-1')
     where the release does not (6.1.0-50-amd64)."""
     rel = parse_version(release)
-    for m in reversed(list(re.finditer(r"Debian (\d+\.\d+\.\d+)-",
-                                       image_banner(image)))):
-        v = parse_version(m.group(1))
-        if rel is None or (v and v[:2] == rel[:2]):
-            return v
+    for match in reversed(list(re.finditer(r"Debian (\d+\.\d+\.\d+)-",
+                                           image_banner(image)))):
+        ver = parse_version(match.group(1))
+        if rel is None or (ver and ver[:2] == rel[:2]):
+            return ver
     return rel
 
 
@@ -144,9 +144,9 @@ def read_config(path: Path) -> Dict[str, str]:
     """CONFIG_X -> value; 'is not set' lines are left out."""
     conf = {}
     for line in path.read_text(errors="replace").splitlines():
-        m = re.match(r"(CONFIG_\w+)=(.*)$", line)
-        if m:
-            conf[m.group(1)] = m.group(2).strip('"')
+        match = re.match(r"(CONFIG_\w+)=(.*)$", line)
+        if match:
+            conf[match.group(1)] = match.group(2).strip('"')
     return conf
 
 
@@ -165,9 +165,9 @@ def read_system_map(path: Path, types: str = "tTwWdDbBrRaA"
 
 
 def _first(dirs: Sequence[Path], patterns: Sequence[str]) -> Optional[Path]:
-    for d in dirs:
+    for base in dirs:
         for pat in patterns:
-            hits = sorted(p for p in d.glob(pat) if p.is_file())
+            hits = sorted(p for p in base.glob(pat) if p.is_file())
             if hits:
                 return hits[-1]
     return None
@@ -200,8 +200,8 @@ def find_facts(image: Path, dirs: Sequence[Path],
 def find_moddir(root: Path) -> Optional[Path]:
     """The lib/modules/VERSION directory below `root` (or root itself):
     modules.dep and modules.builtin are optional."""
-    def is_moddir(d: Path) -> bool:
-        return any((d / n).exists() for n in
+    def is_moddir(cand: Path) -> bool:
+        return any((cand / n).exists() for n in
                    ("modules.dep", "modules.order", "modules.builtin",
                     "kernel"))
     if is_moddir(root) and not (root / "lib/modules").is_dir():
@@ -258,16 +258,16 @@ def tree_kernel(root: Path, arch: str) -> GuestKernel:
 
 def deb_kernel(debs: Sequence[Path], arch: str) -> GuestKernel:
     """Debian kernel packages given as files: extracted once, cached."""
-    for d in debs:
-        if not d.is_file():
-            raise GuestError(f"{d}: no such file")
-    h = hashlib.sha256()
-    for d in sorted(debs):
-        h.update(debfetch.sha256(d).encode())
-    root = debfetch.cache_dir() / "guest" / f"debs-{h.hexdigest()[:16]}"
+    for deb in debs:
+        if not deb.is_file():
+            raise GuestError(f"{deb}: no such file")
+    digest = hashlib.sha256()
+    for deb in sorted(debs):
+        digest.update(debfetch.sha256(deb).encode())
+    root = debfetch.cache_dir() / "guest" / f"debs-{digest.hexdigest()[:16]}"
     with cache_lock("extract"):
         stamp = root / ".plugfault-from"
-        want = "\n".join(sorted(d.name for d in debs))
+        want = "\n".join(sorted(deb.name for deb in debs))
         if not (stamp.exists() and stamp.read_text() == want):
             if root.exists():
                 shutil.rmtree(root)
@@ -275,18 +275,18 @@ def deb_kernel(debs: Sequence[Path], arch: str) -> GuestKernel:
             if tmp.exists():
                 shutil.rmtree(tmp)
             tmp.mkdir(parents=True)
-            for d in debs:
-                subprocess.run(["dpkg", "-x", str(d), str(tmp)], check=True)
+            for deb in debs:
+                subprocess.run(["dpkg", "-x", str(deb), str(tmp)], check=True)
             (tmp / ".plugfault-from").write_text(want)
             tmp.rename(root)
     image = _first([root], IMAGE_GLOBS)
     if image is None:
-        raise GuestError(f"{', '.join(d.name for d in debs)}: no kernel "
+        raise GuestError(f"{', '.join(deb.name for deb in debs)}: no kernel "
                          f"image in these packages (give linux-image-* or "
                          f"linux-binary-*)")
     moddir = find_moddir(root)
     k = GuestKernel(f"deb:{debs[0].name.split('_')[0]}", arch, image, moddir,
-                    f"Debian packages {', '.join(d.name for d in debs)}")
+                    f"Debian packages {', '.join(deb.name for deb in debs)}")
     k.facts = find_facts(image, [root], moddir)
     return k
 
@@ -449,11 +449,11 @@ def resolve(spec: str, arch: str, repo: Path,
 def fact_overrides(pairs: Sequence[str]) -> Dict[str, bool]:
     """--fact NAME=yes|no pairs."""
     out = {}
-    for p in pairs:
-        name, sep, val = p.partition("=")
+    for pair in pairs:
+        name, sep, val = pair.partition("=")
         if not sep or val.lower() not in ("yes", "no", "true", "false",
                                           "1", "0", "y", "n"):
-            raise GuestError(f"--fact {p}: want NAME=yes or NAME=no")
+            raise GuestError(f"--fact {pair}: want NAME=yes or NAME=no")
         out[name] = val.lower() in ("yes", "true", "1", "y")
     return out
 
@@ -466,6 +466,7 @@ def env_flag(name: str) -> bool:
 def image_arch(spec: str, repo: Path) -> Optional[str]:
     """The Debian architecture of a kernel given as a path (from the
     image's magic), or None when it cannot be told without resolving."""
+    # pylint: disable=too-many-return-statements
     del repo
     path = Path(spec).expanduser()
     if path.is_dir():

@@ -28,9 +28,9 @@ class Machine(QEMUMachine):
     """A QEMUMachine whose QMP traffic is logged to the run directory."""
 
     def __init__(self, binary: Path, args: Sequence[str], rundir: Path,
-                 t0: float, extra_monitor: Optional[Path] = None):
+                 t_start: float, extra_monitor: Optional[Path] = None):
         self.rundir = rundir
-        self.t0 = t0
+        self.t_start = t_start
         self.qmp_sock = rundir / "qmp.sock"
         if self.qmp_sock.exists():
             self.qmp_sock.unlink()
@@ -57,7 +57,8 @@ class Machine(QEMUMachine):
         """One line of qmp.log."""
         if self.qmpf.closed:
             return
-        self.qmpf.write(json.dumps({"t": round(time.monotonic() - self.t0, 3),
+        stamp = round(time.monotonic() - self.t_start, 3)
+        self.qmpf.write(json.dumps({"t": stamp,
                                     direction: obj}, default=str) + "\n")
         self.qmpf.flush()
 
@@ -135,14 +136,14 @@ class Machine(QEMUMachine):
         """Move QMP events into self.events (waiting up to `wait` s for
         the first one)."""
         try:
-            ev = self.get_qmp_event(wait=wait) if wait else \
+            event = self.get_qmp_event(wait=wait) if wait else \
                 self.get_qmp_event()
         except TimeoutError:
-            ev = None
-        while ev is not None:
-            self.events.append(ev)
-            self.log("event", ev)
-            ev = self.get_qmp_event()
+            event = None
+        while event is not None:
+            self.events.append(event)
+            self.log("event", event)
+            event = self.get_qmp_event()
 
     def qemu_pid(self) -> Optional[int]:
         """The QEMU process id while it runs."""

@@ -29,29 +29,29 @@ def cells(scenarios: Sequence[Scenario], specs: Sequence[str],
           repo: Path) -> Tuple[List[Cell], List[Cell]]:
     """(cells to run, cells that do not apply: the kernel's arch differs),
     in a deterministic order (scenario, then kernel as given)."""
-    run, na = [], []
-    for sc in sorted(scenarios, key=lambda s: s.name):
+    run, not_applicable = [], []
+    for scen in sorted(scenarios, key=lambda s: s.name):
         for spec in specs:
             arch = kernels.kernel_arch(spec) or kernels.image_arch(spec, repo)
-            if arch and arch != ARCH[sc.arch]:
-                na.append((sc, spec))
+            if arch and arch != ARCH[scen.arch]:
+                not_applicable.append((scen, spec))
             else:
-                run.append((sc, spec))
-    return run, na
+                run.append((scen, spec))
+    return run, not_applicable
 
 
 def shard(items: Sequence[Cell], spec: Optional[str]) -> List[Cell]:
     """--shard K/N: every N-th cell from the K-th (1-based)."""
     if not spec:
         return list(items)
-    k, _, n = spec.partition("/")
+    k, _, nstr = spec.partition("/")
     try:
-        ki, ni = int(k), int(n)
+        kth, nth = int(k), int(nstr)
     except ValueError as exc:
         raise ValueError(f"--shard {spec}: want K/N") from exc
-    if not 1 <= ki <= ni:
+    if not 1 <= kth <= nth:
         raise ValueError(f"--shard {spec}: want 1 <= K <= N")
-    return [c for i, c in enumerate(items) if i % ni == ki - 1]
+    return [c for i, c in enumerate(items) if i % nth == kth - 1]
 
 
 class Matrix:
@@ -70,20 +70,20 @@ class Matrix:
 
     def run_cell(self, cell: Cell) -> Result:
         """One cell: plugfault run --rundir ... ; its Result."""
-        sc, spec = cell
-        rundir = self.outdir / f"{sc.name}@{_safe(spec)}"
+        scen, spec = cell
+        rundir = self.outdir / f"{scen.name}@{_safe(spec)}"
         if rundir.exists():
-            for f in rundir.iterdir():
-                if f.is_file():
-                    f.unlink()
+            for entry in rundir.iterdir():
+                if entry.is_file():
+                    entry.unlink()
         rundir.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(self.plugfault), "run", "--quiet",
-               "--rundir", str(rundir), "--kernel", spec, str(sc.path)] + \
+               "--rundir", str(rundir), "--kernel", spec, str(scen.path)] + \
             self.extra
-        t0 = time.monotonic()
+        t_start = time.monotonic()
         with self.lock:
             if self.stopping:
-                return Result(sc.name, spec, INTERRUPTED, "interrupted "
+                return Result(scen.name, spec, INTERRUPTED, "interrupted "
                               "(not started)", 0.0, None)
             with open(rundir / "runner.log", "wb") as log:
                 proc = subprocess.Popen(cmd, stdout=log, stderr=log,
@@ -91,16 +91,17 @@ class Matrix:
                                         start_new_session=True)
             self.procs.append(proc)
         proc.wait()
-        vj = rundir / "verdict.json"
-        if vj.exists():
-            res = Result.from_json(json.loads(vj.read_text()))
+        vjson = rundir / "verdict.json"
+        if vjson.exists():
+            res = Result.from_json(json.loads(vjson.read_text()))
             res.kernel = spec
         else:
-            res = Result(sc.name, spec, "ERROR", f"runner exited "
+            res = Result(scen.name, spec, "ERROR", f"runner exited "
                          f"{proc.returncode} without a verdict (see "
-                         f"runner.log)", time.monotonic() - t0, rundir)
+                         f"runner.log)", time.monotonic() - t_start, rundir)
         if not self.quiet:
-            print(f"{res.verdict:11s} {sc.name} [{spec}] ({res.elapsed:.1f}s)"
+            print(f"{res.verdict:11s} {scen.name} [{spec}] "
+                  f"({res.elapsed:.1f}s)"
                   f": {res.reason[:100]}", flush=True)
         return res
 
@@ -108,22 +109,22 @@ class Matrix:
         """Forward a stop signal to every running cell."""
         with self.lock:
             self.stopping = True
-            for p in self.procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
+            for proc in self.procs:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
         print(f"plugfault matrix: {signal.Signals(signum).name}: stopping "
               f"the cells", file=sys.stderr, flush=True)
 
     def run(self, todo: Sequence[Cell]) -> List[Result]:
         """All cells, in order of `todo` in the result."""
-        old = {s: signal.signal(s, self.interrupt)
-               for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+        old = {sig: signal.signal(sig, self.interrupt)
+               for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
         try:
             with ThreadPoolExecutor(max_workers=self.jobs) as ex:
                 return list(ex.map(self.run_cell, todo))
         finally:
-            for s, h in old.items():
-                signal.signal(s, h)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
 
 
 def _safe(text: str) -> str:

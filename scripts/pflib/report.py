@@ -45,35 +45,39 @@ def _e(text: object) -> str:
 def _plot(title: str, points: Sequence[Tuple[float, float]], xlabel: str,
           ylabel: str, cls: str) -> str:
     """A small line plot as inline SVG."""
+    # pylint: disable=too-many-locals
     if len(points) < 2:
         return ""
-    w, h, m = 480, 200, 40
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x0, x1 = min(xs), max(xs) or 1
-    y0, y1 = min(ys), max(ys)
-    if y1 == y0:
-        y1 = y0 + 1
-    if x1 == x0:
-        x1 = x0 + 1
+    width, height, margin = 480, 200, 40
+    xvals, yvals = [p[0] for p in points], [p[1] for p in points]
+    xmin, xmax = min(xvals), max(xvals) or 1
+    ymin, ymax = min(yvals), max(yvals)
+    if ymax == ymin:
+        ymax = ymin + 1
+    if xmax == xmin:
+        xmax = xmin + 1
 
-    def sx(x: float) -> float:
-        return m + (x - x0) / (x1 - x0) * (w - 2 * m)
+    def scale_x(xval: float) -> float:
+        return margin + (xval - xmin) / (xmax - xmin) * (width - 2 * margin)
 
-    def sy(y: float) -> float:
-        return h - m + (y0 - y) / (y1 - y0) * (h - 2 * m)
-    path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
-    return (f'<figure><svg class="plot {cls}" width="{w}" height="{h}" '
-            f'viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" '
+    def scale_y(yval: float) -> float:
+        span = height - 2 * margin
+        return height - margin + (ymin - yval) / (ymax - ymin) * span
+    path = " ".join(f"{scale_x(x):.1f},{scale_y(y):.1f}" for x, y in points)
+    return (f'<figure><svg class="plot {cls}" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" '
+            f'xmlns="http://www.w3.org/2000/svg" '
             f'role="img" aria-label="{_e(title)}">'
             f'<polyline fill="none" stroke="#2463b0" stroke-width="2" '
             f'points="{path}"/>'
-            f'<line x1="{m}" y1="{h - m}" x2="{w - m}" y2="{h - m}" '
-            f'stroke="#555"/><line x1="{m}" y1="{m}" x2="{m}" '
-            f'y2="{h - m}" stroke="#555"/>'
-            f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle" '
-            f'font-size="12">{_e(xlabel)} ({x0:g} .. {x1:g})</text>'
-            f'<text x="12" y="{m - 12}" font-size="12">{_e(ylabel)} '
-            f'({y0:g} .. {y1:g})</text></svg>'
+            f'<line x1="{margin}" y1="{height - margin}" '
+            f'x2="{width - margin}" y2="{height - margin}" '
+            f'stroke="#555"/><line x1="{margin}" y1="{margin}" x2="{margin}" '
+            f'y2="{height - margin}" stroke="#555"/>'
+            f'<text x="{width / 2}" y="{height - 8}" text-anchor="middle" '
+            f'font-size="12">{_e(xlabel)} ({xmin:g} .. {xmax:g})</text>'
+            f'<text x="12" y="{margin - 12}" font-size="12">{_e(ylabel)} '
+            f'({ymin:g} .. {ymax:g})</text></svg>'
             f'<figcaption>{_e(title)}</figcaption></figure>')
 
 
@@ -91,28 +95,28 @@ def rss_points(rundir: Path) -> List[Tuple[float, float]]:
 
 def ite_points(rundir: Path) -> List[Tuple[float, float]]:
     """(seconds, ITEs so far) from qmp.log."""
-    out, n = [], 0
+    out, count = [], 0
     try:
         with open(rundir / "qmp.log", encoding="utf-8") as fh:
             for line in fh:
                 if "X_VTD_QI_ERROR" not in line:
                     continue
-                ev = json.loads(line)
-                if ev.get("event", {}).get("data", {}).get("kind") == "ite":
-                    n += 1
-                    out.append((float(ev["t"]), float(n)))
+                event = json.loads(line)
+                if event.get("event", {}).get("data", {}).get("kind") == "ite":
+                    count += 1
+                    out.append((float(event["t"]), float(count)))
     except (OSError, ValueError):
         pass
     return out
 
 
-def _copy_logs(r: Result, dest: Path) -> List[str]:
+def _copy_logs(res: Result, dest: Path) -> List[str]:
     names = []
-    if r.rundir is None:
+    if res.rundir is None:
         return names
     dest.mkdir(parents=True, exist_ok=True)
     for name in LOGS:
-        src = r.rundir / name
+        src = res.rundir / name
         if src.is_file():
             shutil.copyfile(src, dest / (name + ".txt"
                                          if not name.endswith(".txt")
@@ -121,68 +125,72 @@ def _copy_logs(r: Result, dest: Path) -> List[str]:
     return names
 
 
-def _section(i: int, r: Result, outdir: Path) -> str:
-    logs = _copy_logs(r, outdir / "runs" / str(i))
+def _section(i: int, res: Result, outdir: Path) -> str:
+    logs = _copy_logs(res, outdir / "runs" / str(i))
     links = " | ".join(
         f'<a href="runs/{i}/{_e(n if n.endswith(".txt") else n + ".txt")}" '
         f'class="log-{_e(n.split(".")[0])}">{_e(n)}</a>' for n in logs)
     rows = []
-    for st in r.steps:
-        failed = not st.get("ok")
+    for step in res.steps:
+        failed = not step.get("ok")
         rows.append(
             f'<tr class="{"failed" if failed else "ok"}">'
-            f'<td>{_e(st.get("label", ""))}</td><td>{_e(st.get("name", ""))}'
+            f'<td>{_e(step.get("label", ""))}</td>'
+            f'<td>{_e(step.get("name", ""))}'
             f'</td><td>{"FAILED" if failed else "ok"}</td>'
-            f'<td class="reason">{_e(st.get("error") or st.get("result", ""))}'
+            f'<td class="reason">'
+            f'{_e(step.get("error") or step.get("result", ""))}'
             f'</td></tr>')
     steps = ("<table class=\"steps\"><tr><th>step</th><th>name</th>"
              "<th></th><th>result</th></tr>" + "".join(rows) + "</table>"
              if rows else "<p>(no steps ran)</p>")
     plots = ""
-    if r.rundir is not None:
+    if res.rundir is not None:
         plots += _plot("QEMU RSS outside guest RAM and the TCG buffer, per "
-                       "soak cycle", rss_points(r.rundir), "cycle", "KiB",
+                       "soak cycle", rss_points(res.rundir), "cycle", "KiB",
                        "rss")
         plots += _plot("VT-d invalidation time-outs (ITE) over time",
-                       ite_points(r.rundir), "seconds", "ITEs", "ite")
-    return (f'<section id="run-{i}" class="run {r.verdict}">'
-            f'<h2>{_e(r.scenario)} on {_e(r.kernel)}: '
-            f'<span class="{r.verdict}">{r.verdict}</span> '
-            f'({r.elapsed:.1f} s)</h2>'
-            f'<p class="reason">{_e(r.reason)}</p>'
+                       ite_points(res.rundir), "seconds", "ITEs", "ite")
+    return (f'<section id="run-{i}" class="run {res.verdict}">'
+            f'<h2>{_e(res.scenario)} on {_e(res.kernel)}: '
+            f'<span class="{res.verdict}">{res.verdict}</span> '
+            f'({res.elapsed:.1f} s)</h2>'
+            f'<p class="reason">{_e(res.reason)}</p>'
             f'<p>logs: {links or "(none)"}</p>{steps}{plots}</section>')
 
 
 def render(res: Sequence[Result], outdir: Path,
-           na: Optional[Sequence[Tuple[str, str]]] = None) -> str:
+           not_appl: Optional[Sequence[Tuple[str, str]]] = None) -> str:
     """The page."""
-    kernels = list(dict.fromkeys(r.kernel for r in res))
-    scens = sorted({r.scenario for r in res})
+    # pylint: disable=too-many-locals
+    kernels = list(dict.fromkeys(run.kernel for run in res))
+    scens = sorted({run.scenario for run in res})
     index: Dict[Tuple[str, str], int] = {}
-    for i, r in enumerate(res):
-        index[(r.scenario, r.kernel)] = i
+    for i, run in enumerate(res):
+        index[(run.scenario, run.kernel)] = i
     head = "".join(f"<th>{_e(k)}</th>" for k in kernels)
     rows = []
-    for s in scens:
+    for scen in scens:
         cells = []
         for k in kernels:
-            i = index.get((s, k), -1)
+            i = index.get((scen, k), -1)
             if i < 0:
-                n_a = na and (s, k) in na
-                cells.append(f'<td class="verdict NA" data-scenario="{_e(s)}"'
+                n_a = not_appl and (scen, k) in not_appl
+                cells.append(f'<td class="verdict NA" '
+                             f'data-scenario="{_e(scen)}"'
                              f' data-kernel="{_e(k)}">'
                              f'{"n/a" if n_a else "-"}</td>')
                 continue
-            r = res[i]
-            cells.append(f'<td class="verdict {r.verdict}" '
-                         f'data-scenario="{_e(s)}" data-kernel="{_e(k)}" '
-                         f'title="{_e(r.reason[:200])}"><a href="#run-{i}">'
-                         f'{r.verdict}</a></td>')
-        rows.append(f"<tr><th>{_e(s)}</th>{''.join(cells)}</tr>")
-    counts = {v: sum(r.verdict == v for r in res)
+            run = res[i]
+            cells.append(f'<td class="verdict {run.verdict}" '
+                         f'data-scenario="{_e(scen)}" data-kernel="{_e(k)}" '
+                         f'title="{_e(run.reason[:200])}"><a href="#run-{i}">'
+                         f'{run.verdict}</a></td>')
+        rows.append(f"<tr><th>{_e(scen)}</th>{''.join(cells)}</tr>")
+    counts = {v: sum(run.verdict == v for run in res)
               for v in ("PASS", "FAIL", "SKIP", "ERROR", "INTERRUPTED")}
     summary = ", ".join(f"{n} {v.lower()}" for v, n in counts.items() if n)
-    sections = "".join(_section(i, r, outdir) for i, r in enumerate(res))
+    sections = "".join(_section(i, run, outdir) for i, run in enumerate(res))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<title>plugfault report</title>"
             f"<style>{CSS}</style></head><body>"
@@ -193,9 +201,9 @@ def render(res: Sequence[Result], outdir: Path,
 
 
 def write(outdir: Path, res: Sequence[Result],
-          na: Optional[Sequence[Tuple[str, str]]] = None) -> Path:
+          not_appl: Optional[Sequence[Tuple[str, str]]] = None) -> Path:
     """Write DIR/index.html (and the copied logs); its path."""
     outdir.mkdir(parents=True, exist_ok=True)
     page = outdir / "index.html"
-    page.write_text(render(res, outdir, na), encoding="utf-8")
+    page.write_text(render(res, outdir, not_appl), encoding="utf-8")
     return page

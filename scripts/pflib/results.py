@@ -21,9 +21,10 @@ def table(results: Sequence[Result]) -> str:
     """The verdict table printed after several runs."""
     lines = [f"{'scenario':28s} {'kernel':32s} {'verdict':11s} "
              f"{'time':>8s}  reason"]
-    for r in results:
-        lines.append(f"{r.scenario:28s} {r.kernel[:32]:32s} "
-                     f"{r.verdict:11s} {r.elapsed:7.1f}s  {r.reason[:110]}")
+    for res in results:
+        lines.append(f"{res.scenario:28s} {res.kernel[:32]:32s} "
+                     f"{res.verdict:11s} {res.elapsed:7.1f}s  "
+                     f"{res.reason[:110]}")
     return "\n".join(lines)
 
 
@@ -32,33 +33,34 @@ def grid(results: Sequence[Result]) -> str:
     kernels = sorted({r.kernel for r in results})
     scens = sorted({r.scenario for r in results})
     cell = {(r.scenario, r.kernel): r.verdict for r in results}
-    w = max([len(s) for s in scens] + [8])
-    cw = max([len(k) for k in kernels] + [6])
-    lines = [" " * w + "  " + "  ".join(f"{k:{cw}s}" for k in kernels)]
-    for s in scens:
-        lines.append(f"{s:{w}s}  " + "  ".join(
-            f"{cell.get((s, k), '-'):{cw}s}" for k in kernels))
+    width = max([len(scen) for scen in scens] + [8])
+    colw = max([len(k) for k in kernels] + [6])
+    lines = [" " * width + "  " + "  ".join(f"{k:{colw}s}" for k in kernels)]
+    for scen in scens:
+        lines.append(f"{scen:{width}s}  " + "  ".join(
+            f"{cell.get((scen, k), '-'):{colw}s}" for k in kernels))
     return "\n".join(lines)
 
 
-def _case(r: Result) -> str:
-    name = quoteattr(r.scenario)
-    cls = quoteattr(f"plugfault.{_token(r.kernel)}")
-    head = f'    <testcase name={name} classname={cls} time="{r.elapsed:.2f}"'
-    where = f"artifacts: {r.rundir}" if r.rundir else ""
-    text = escape(f"{r.reason}\n{where}".strip())
-    if r.verdict == PASS:
+def _case(res: Result) -> str:
+    name = quoteattr(res.scenario)
+    cls = quoteattr(f"plugfault.{_token(res.kernel)}")
+    head = (f'    <testcase name={name} classname={cls} '
+            f'time="{res.elapsed:.2f}"')
+    where = f"artifacts: {res.rundir}" if res.rundir else ""
+    text = escape(f"{res.reason}\n{where}".strip())
+    if res.verdict == PASS:
         return head + "/>"
-    if r.verdict == FAIL:
-        step = f" (step {r.failed_step})" if r.failed_step else ""
+    if res.verdict == FAIL:
+        step = f" (step {res.failed_step})" if res.failed_step else ""
         return (head + f">\n      <failure type=\"scenario\" message="
-                f"{quoteattr(r.reason[:300] + step)}>{text}</failure>\n"
+                f"{quoteattr(res.reason[:300] + step)}>{text}</failure>\n"
                 f"    </testcase>")
-    if r.verdict == SKIP:
+    if res.verdict == SKIP:
         return head + ">\n      <skipped/>\n    </testcase>"
-    kind = "interrupted" if r.verdict == INTERRUPTED else "setup"
+    kind = "interrupted" if res.verdict == INTERRUPTED else "setup"
     return (head + f">\n      <error type=\"{kind}\" message="
-            f"{quoteattr(r.reason[:300])}>{text}</error>\n    </testcase>")
+            f"{quoteattr(res.reason[:300])}>{text}</error>\n    </testcase>")
 
 
 def _token(text: str) -> str:
@@ -68,28 +70,28 @@ def _token(text: str) -> str:
 def junit(results: Sequence[Result]) -> str:
     """A JUnit XML document (one testsuite per kernel)."""
     by_kernel: Dict[str, List[Result]] = {}
-    for r in results:
-        by_kernel.setdefault(r.kernel, []).append(r)
+    for res in results:
+        by_kernel.setdefault(res.kernel, []).append(res)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
     host = socket.gethostname() or "localhost"
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<testsuites>"]
-    for i, (kernel, rs) in enumerate(sorted(by_kernel.items())):
-        fails = sum(r.verdict == FAIL for r in rs)
-        errs = sum(r.verdict in (ERROR, INTERRUPTED) for r in rs)
-        skips = sum(r.verdict == SKIP for r in rs)
-        total = sum(r.elapsed for r in rs)
+    for i, (kernel, runs) in enumerate(sorted(by_kernel.items())):
+        fails = sum(res.verdict == FAIL for res in runs)
+        errs = sum(res.verdict in (ERROR, INTERRUPTED) for res in runs)
+        skips = sum(res.verdict == SKIP for res in runs)
+        total = sum(res.elapsed for res in runs)
         name = quoteattr(_token(kernel))
         out.append(f'  <testsuite package="plugfault" id="{i}" name={name} '
                    f'timestamp="{stamp}" hostname={quoteattr(host)} '
-                   f'tests="{len(rs)}" failures="{fails}" errors="{errs}" '
+                   f'tests="{len(runs)}" failures="{fails}" errors="{errs}" '
                    f'skipped="{skips}" time="{total:.2f}">')
         out.append("    <properties>")
         out.append(f'      <property name="kernel" value={quoteattr(kernel)}'
                    f'/>')
         out.append("    </properties>")
-        out.extend(_case(r) for r in rs)
-        lines = "\n".join(f"{r.verdict} {r.scenario}: {r.reason}"
-                          for r in rs)
+        out.extend(_case(res) for res in runs)
+        lines = "\n".join(f"{res.verdict} {res.scenario}: {res.reason}"
+                          for res in runs)
         out.append(f"    <system-out>{escape(lines)}</system-out>")
         out.append("    <system-err></system-err>")
         out.append("  </testsuite>")
@@ -100,20 +102,20 @@ def junit(results: Sequence[Result]) -> str:
 def tap(results: Sequence[Result]) -> str:
     """TAP version 13: one line per run."""
     out = ["TAP version 13", f"1..{len(results)}"]
-    for i, r in enumerate(results, 1):
-        desc = f"{r.scenario} [{r.kernel}]"
-        reason = r.reason.replace("\n", " ").replace("#", "\\#")
-        if r.verdict == PASS:
+    for i, res in enumerate(results, 1):
+        desc = f"{res.scenario} [{res.kernel}]"
+        reason = res.reason.replace("\n", " ").replace("#", "\\#")
+        if res.verdict == PASS:
             out.append(f"ok {i} - {desc}")
-        elif r.verdict == SKIP:
+        elif res.verdict == SKIP:
             out.append(f"ok {i} - {desc} # SKIP {reason}")
         else:
             out.append(f"not ok {i} - {desc}")
             out.append("  ---")
-            out.append(f"  verdict: {r.verdict}")
+            out.append(f"  verdict: {res.verdict}")
             out.append(f"  reason: {_yaml(reason)}")
-            if r.rundir:
-                out.append(f"  artifacts: {_yaml(str(r.rundir))}")
+            if res.rundir:
+                out.append(f"  artifacts: {_yaml(str(res.rundir))}")
             out.append("  ...")
     return "\n".join(out) + "\n"
 

@@ -81,16 +81,16 @@ class Result:
 
     def to_json(self) -> Dict[str, Any]:
         """For verdict.json."""
-        d = dict(self.__dict__)
-        d["rundir"] = str(self.rundir) if self.rundir else None
-        return d
+        data = dict(self.__dict__)
+        data["rundir"] = str(self.rundir) if self.rundir else None
+        return data
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> "Result":
+    def from_json(cls, data: Dict[str, Any]) -> "Result":
         """From verdict.json."""
-        d = dict(d)
-        d["rundir"] = Path(d["rundir"]) if d.get("rundir") else None
-        return cls(**d)
+        data = dict(data)
+        data["rundir"] = Path(data["rundir"]) if data.get("rundir") else None
+        return cls(**data)
 
 
 def exit_code(results: List[Result]) -> int:
@@ -106,11 +106,11 @@ class Run:
 
     # pylint: disable=too-many-instance-attributes
 
-    def __init__(self, sc: Scenario, opts: Options):
-        self.sc = sc
+    def __init__(self, scen: Scenario, opts: Options):
+        self.scen = scen
         self.opts = opts
-        self.t0 = time.monotonic()
-        self.deadline = self.t0 + sc.timeout
+        self.t_start = time.monotonic()
+        self.deadline = self.t_start + scen.timeout
         self.rundir = Path()
         self.steplog: Optional[IO[str]] = None
         self.machine: Optional[Machine] = None
@@ -119,12 +119,12 @@ class Run:
         self.kernel: Optional[guestmod.GuestKernel] = None
         self.outcome = ""
         self.because = ""
-        self.kernel_name = opts.kernel or sc.kernel
+        self.kernel_name = opts.kernel or scen.kernel
 
     # ------------------------------------------------------------ helpers
     def say(self, msg: str) -> None:
         """A line in steps.log (and on stdout unless quiet)."""
-        line = f"[{time.monotonic() - self.t0:7.2f}s] {msg}"
+        line = f"[{time.monotonic() - self.t_start:7.2f}s] {msg}"
         if self.steplog and not self.steplog.closed:
             self.steplog.write(line + "\n")
             self.steplog.flush()
@@ -135,16 +135,16 @@ class Run:
         """The QEMU binary for the scenario's arch."""
         if self.opts.qemu:
             return self.opts.qemu
-        b = self.opts.repo / "build" / f"qemu-system-{self.sc.arch}"
-        if not b.exists():
-            raise SetupFailed(f"{b} is not built (run make)")
-        return b
+        binary = self.opts.repo / "build" / f"qemu-system-{self.scen.arch}"
+        if not binary.exists():
+            raise SetupFailed(f"{binary} is not built (run make)")
+        return binary
 
     # ------------------------------------------------------------ kernel
     def resolve_kernel(self) -> guestmod.GuestKernel:
         """The kernel to boot, with its facts."""
-        arch = ARCH[self.sc.arch]
-        spec = self.opts.kernel or self.sc.kernel
+        arch = ARCH[self.scen.arch]
+        spec = self.opts.kernel or self.scen.kernel
         want = kernels.kernel_arch(spec)
         if want and want != arch:
             raise CannotTest(f"cannot test: kernel {spec} is {want}, the "
@@ -161,46 +161,49 @@ class Run:
 
     def expectation(self, k: guestmod.GuestKernel) -> None:
         """Check `requires`; choose the expected outcome."""
-        ev = factsmod.Evaluator(k.facts, self.sc.facts, self.opts.facts)
+        evaluator = factsmod.Evaluator(k.facts, self.scen.facts,
+                                       self.opts.facts)
         self.say(f"kernel facts: {k.facts.summary()}")
-        for expr in self.sc.requires:
+        for expr in self.scen.requires:
             try:
-                ok = ev.eval(expr)
+                holds = evaluator.eval(expr)
             except factsmod.Unknown as exc:
                 self.say(f"requirement {expr!r} not checked: {exc}")
                 continue
-            if not ok:
+            if not holds:
                 raise CannotTest(
-                    f"cannot test: {factsmod.describe_missing(expr, ev)}")
-        for e in self.sc.expect:
+                    "cannot test: "
+                    f"{factsmod.describe_missing(expr, evaluator)}")
+        for exp in self.scen.expect:
             try:
-                hit = ev.eval(e.when)
+                hit = evaluator.eval(exp.when)
             except factsmod.Unknown as exc:
                 raise CannotTest(f"cannot test: the expected outcome depends "
-                                 f"on {e.when!r}: {exc} (give --fact)"
+                                 f"on {exp.when!r}: {exc} (give --fact)"
                                  ) from exc
             if hit:
-                self.outcome, self.because = e.outcome, e.because
-                self.say(f"expected outcome: {e.outcome}"
-                         + (f" ({e.because})" if e.because else ""))
+                self.outcome, self.because = exp.outcome, exp.because
+                self.say(f"expected outcome: {exp.outcome}"
+                         + (f" ({exp.because})" if exp.because else ""))
                 return
-        if self.sc.expect:
+        if self.scen.expect:
             raise CannotTest("cannot test: no [[expect]] matches this kernel")
 
     def build_guest(self, k: guestmod.GuestKernel) -> Path:
         """The run's initramfs."""
-        arch = ARCH[self.sc.arch]
+        arch = ARCH[self.scen.arch]
         try:
-            bb = guestmod.fetch_busybox(arch, self.opts.repo)
+            busybox = guestmod.fetch_busybox(arch, self.opts.repo)
             files = {}
-            for m in self.sc.test_modules:
-                if self.opts.kernel and self.opts.kernel != self.sc.kernel:
-                    raise CannotTest(f"cannot test: test module {m} is built "
-                                     f"for {self.sc.kernel} only")
-                files[f"lib/modules/plugfault-test/{m}.ko"] = \
-                    testmod.build(m, self.sc.kernel, self.opts.repo)
-            img = guestmod.build_initramfs(k, bb, self.sc.modules,
-                                           self.sc.setup, self.opts.initrd,
+            for mod in self.scen.test_modules:
+                if self.opts.kernel and self.opts.kernel != self.scen.kernel:
+                    raise CannotTest(f"cannot test: test module {mod} is "
+                                     f"built "
+                                     f"for {self.scen.kernel} only")
+                files[f"lib/modules/plugfault-test/{mod}.ko"] = \
+                    testmod.build(mod, self.scen.kernel, self.opts.repo)
+            img = guestmod.build_initramfs(k, busybox, self.scen.modules,
+                                           self.scen.setup, self.opts.initrd,
                                            files=files)
         except guestmod.GuestError as exc:
             if "neither in" in str(exc) or "no modules tree" in str(exc):
@@ -211,7 +214,7 @@ class Run:
         initrd = self.rundir / "initramfs.cpio"
         initrd.write_bytes(img)
         self.say(f"guest: {k.description}; initramfs {len(img) // 1024} "
-                 f"KiB, modules {', '.join(self.sc.modules) or 'none'}")
+                 f"KiB, modules {', '.join(self.scen.modules) or 'none'}")
         return initrd
 
     # ------------------------------------------------------------ process
@@ -221,13 +224,13 @@ class Run:
         self.kernel = k
         self.expectation(k)
         initrd = self.build_guest(k)
-        args = ["-M", self.sc.machine, "-kernel", str(k.image),
-                "-initrd", str(initrd), "-append", self.sc.append] + \
-            self.sc.qemu + list(self.opts.extra_qemu)
+        args = ["-M", self.scen.machine, "-kernel", str(k.image),
+                "-initrd", str(initrd), "-append", self.scen.append] + \
+            self.scen.qemu + list(self.opts.extra_qemu)
         user = self.rundir / "qmp-user.sock" if self.opts.interactive \
             else None
         self.machine = Machine(self.qemu_binary(), args, self.rundir,
-                               self.t0, extra_monitor=user)
+                               self.t_start, extra_monitor=user)
         try:
             self.machine.start()
         except MachineError as exc:
@@ -235,7 +238,7 @@ class Run:
         full = self.machine.full_args()
         (self.rundir / "qemu-cmdline.txt").write_text(
             " ".join(_quote(a) for a in full) + "\n")
-        self.say(f"qemu: {' '.join(full[:1])} -M {self.sc.machine} ... "
+        self.say(f"qemu: {' '.join(full[:1])} -M {self.scen.machine} ... "
                  f"(full line in qemu-cmdline.txt)")
         self.console = Console(self.machine.console_socket,
                                self.rundir / "console.log")
@@ -254,10 +257,10 @@ class Run:
         """Start, run the steps, settle, report; the PASS reason."""
         self.start()
         assert self.machine and self.console
-        soak = Soak(self.sc.report, self.rundir)
+        soak = Soak(self.scen.report, self.rundir)
         machine = self.machine
         self.steps = Steps(
-            self.sc, machine, self.console, self.say, self.deadline,
+            self.scen, machine, self.console, self.say, self.deadline,
             {}, symbols=(self.kernel.facts.text_symbols()
                          if self.kernel else None),
             outcome=self.outcome or None,
@@ -265,13 +268,13 @@ class Run:
             until_ready=self.opts.until_ready or bool(self.opts.interactive))
         try:
             try:
-                self.steps.run(self.sc.steps)
+                self.steps.run(self.scen.steps)
             except Ready:
                 if self.opts.interactive:
                     self.opts.interactive(self)
                     return "interactive session ended"
                 return "guest ready (--until-ready)"
-            self.steps.settle(self.sc.settle)
+            self.steps.settle(self.scen.settle)
             report = soak.verdict_line(self.console.buf)
         finally:
             soak.close()
@@ -288,13 +291,14 @@ class Run:
 
     def execute(self) -> Result:
         """The whole run, whatever happens; the Result."""
+        # pylint: disable=too-many-branches  # one branch per verdict
         if self.opts.rundir:
             self.rundir = self.opts.rundir
         else:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             base = self.opts.artifacts or (self.opts.repo / "build" /
                                            "artifacts")
-            self.rundir = base / f"{self.sc.name}-{stamp}-{os.getpid()}"
+            self.rundir = base / f"{self.scen.name}-{stamp}-{os.getpid()}"
         self.rundir.mkdir(parents=True, exist_ok=True)
         verdict, reason = PASS, ""
         old = _install_signals()
@@ -302,7 +306,7 @@ class Run:
             # pylint: disable=consider-using-with  # closed below
             self.steplog = open(self.rundir / "steps.log", "w",
                                 encoding="utf-8")
-            self.say(f"scenario {self.sc.name}: {self.sc.description}")
+            self.say(f"scenario {self.scen.name}: {self.scen.description}")
             self.say(f"artifacts: {self.rundir}")
             try:
                 reason = self.body()
@@ -332,14 +336,14 @@ class Run:
 
     def finish(self, verdict: str, reason: str) -> Result:
         """Write verdict.txt / verdict.json; the Result."""
-        elapsed = time.monotonic() - self.t0
+        elapsed = time.monotonic() - self.t_start
         log = self.steps.log if self.steps else []
         failed = next((e["label"] for e in log if not e.get("ok")), "")
-        res = Result(self.sc.name, self.kernel_name, verdict, reason,
+        res = Result(self.scen.name, self.kernel_name, verdict, reason,
                      round(elapsed, 2), self.rundir, steps=_plain(log),
                      failed_step=failed, outcome=self.outcome)
         (self.rundir / "verdict.txt").write_text(
-            f"{verdict} {self.sc.name} {elapsed:.1f}s: {reason}\n")
+            f"{verdict} {self.scen.name} {elapsed:.1f}s: {reason}\n")
         (self.rundir / "verdict.json").write_text(
             json.dumps(res.to_json(), indent=1) + "\n")
         self.say(f"verdict: {verdict}: {reason}")
@@ -375,12 +379,12 @@ def _on_signal(signum: int, _frame: Optional[FrameType]) -> None:
 def _install_signals() -> Dict[int, Any]:
     _STOPPING.clear()
     old = {}
-    for s in _SIGNALS:
-        old[s] = signal.getsignal(s)
-        signal.signal(s, _on_signal)
+    for sig in _SIGNALS:
+        old[sig] = signal.getsignal(sig)
+        signal.signal(sig, _on_signal)
     return old
 
 
 def _restore_signals(old: Dict[int, Any]) -> None:
-    for s, h in old.items():
-        signal.signal(s, h)
+    for sig, handler in old.items():
+        signal.signal(sig, handler)

@@ -6,11 +6,12 @@ format; this module turns a file into checked Python objects and never runs
 anything.
 """
 
-import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+import re
 from typing import Any, Dict, List, Optional
+
+import tomllib  # pylint 2.16 takes it for a third-party module
 
 from . import facts
 
@@ -33,6 +34,7 @@ class ScenarioError(Exception):
 
 @dataclass
 class Step:
+    """One step of a scenario (see tests/scenarios/README.rst)."""
     kind: str
     value: Any          # regex / command / qmp name / event name / count
     where: str                      # "file.toml step 3" for messages
@@ -41,7 +43,7 @@ class Step:
     data: Dict[str, Any] = field(default_factory=dict)      # event data subset
     expect: Dict[str, Any] = field(default_factory=dict)    # qmp return subset
     error: Optional[str] = None     # qmp: expected error description regex
-    rc: int = 0                     # guest: expected exit status
+    status: int = 0                 # guest: expected exit status (rc)
     output: Optional[str] = None    # guest: regex the output must match
     not_output: Optional[str] = None
     hang: bool = False              # guest: command must NOT finish
@@ -58,6 +60,7 @@ class Step:
 
 @dataclass
 class Expectation:
+    """An [[expect]] table: the outcome for kernels where `when` holds."""
     outcome: str                    # a name the steps use (outcome = ...)
     when: str                       # fact expression
     because: str = ""               # for the verdict: "(expected: ...)"
@@ -65,6 +68,8 @@ class Expectation:
 
 @dataclass
 class Scenario:
+    """A loaded, validated scenario file."""
+    # pylint: disable=too-many-instance-attributes
     name: str
     path: Path
     description: str
@@ -111,22 +116,24 @@ _STEP_KEYS = {
     "absent"}
 
 
-def _compile(rx, where):
+def _compile(regex, where):
     try:
-        re.compile(rx)
-    except re.error as e:
-        raise ScenarioError(f"{where}: bad regular expression {rx!r}: {e}")
-    return rx
+        re.compile(regex)
+    except re.error as exc:
+        raise ScenarioError(f"{where}: bad regular expression {regex!r}: "
+                            f"{exc}") from exc
+    return regex
 
 
 def _bool(raw: dict, key: str, where: str) -> bool:
-    v = raw.get(key, False)
-    if not isinstance(v, bool):
+    val = raw.get(key, False)
+    if not isinstance(val, bool):
         raise ScenarioError(f"{where}: {key} must be true or false")
-    return v
+    return val
 
 
 def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
+    # pylint: disable=too-many-branches  # one check per key
     if not isinstance(raw, dict):
         raise ScenarioError(f"{where}: a step must be a table")
     kinds = [k for k in STEP_KINDS if k in raw]
@@ -139,56 +146,57 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
     if unknown:
         raise ScenarioError(
             f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    st = Step(kind=kind, value=raw[kind], where=where,
-              timeout=float(raw.get("timeout", 30.0)),
-              args=raw.get("args", {}), data=raw.get("data", {}),
-              expect=raw.get("expect", {}), error=raw.get("error"),
-              rc=int(raw.get("rc", 0)), output=raw.get("output"),
-              not_output=raw.get("not_output"), hang=_bool(raw, "hang", where),
-              name=raw.get("name", ""), stuck_in=raw.get("stuck_in"),
-              irqs_off=_bool(raw, "irqs_off", where),
-              samples=int(raw.get("samples", 5)))
-    st.absent = _bool(raw, "absent", where)
-    if st.absent and kind != "event":
+    step = Step(kind=kind, value=raw[kind], where=where,
+                timeout=float(raw.get("timeout", 30.0)),
+                args=raw.get("args", {}), data=raw.get("data", {}),
+                expect=raw.get("expect", {}), error=raw.get("error"),
+                status=int(raw.get("rc", 0)), output=raw.get("output"),
+                not_output=raw.get("not_output"),
+                hang=_bool(raw, "hang", where),
+                name=raw.get("name", ""), stuck_in=raw.get("stuck_in"),
+                irqs_off=_bool(raw, "irqs_off", where),
+                samples=int(raw.get("samples", 5)))
+    step.absent = _bool(raw, "absent", where)
+    if step.absent and kind != "event":
         raise ScenarioError(f"{where}: 'absent' only goes with event")
-    oc = raw.get("outcome", [])
-    st.outcome = [oc] if isinstance(oc, str) else list(oc)
-    if st.hang and kind != "guest":
+    outc = raw.get("outcome", [])
+    step.outcome = [outc] if isinstance(outc, str) else list(outc)
+    if step.hang and kind != "guest":
         raise ScenarioError(f"{where}: 'hang' only goes with guest")
-    if (st.stuck_in is not None or st.irqs_off) and not st.hang:
+    if (step.stuck_in is not None or step.irqs_off) and not step.hang:
         raise ScenarioError(
             f"{where}: 'stuck_in'/'irqs_off' only go with hang = true")
-    if st.irqs_off and st.stuck_in is None:
+    if step.irqs_off and step.stuck_in is None:
         raise ScenarioError(f"{where}: 'irqs_off' needs 'stuck_in'")
-    if st.stuck_in is not None:
-        _compile(st.stuck_in, where)
-    if not 2 <= st.samples <= 100:
+    if step.stuck_in is not None:
+        _compile(step.stuck_in, where)
+    if not 2 <= step.samples <= 100:
         raise ScenarioError(f"{where}: samples must be 2 to 100")
-    if st.timeout <= 0 or st.timeout > 3600:
+    if step.timeout <= 0 or step.timeout > 3600:
         raise ScenarioError(f"{where}: timeout must be in (0, 3600] seconds")
     if kind in ("console",):
-        _compile(st.value, where)
-    for rx in (st.output, st.not_output, st.error):
-        if rx is not None:
-            _compile(rx, where)
+        _compile(step.value, where)
+    for regex in (step.output, step.not_output, step.error):
+        if regex is not None:
+            _compile(regex, where)
     if kind == "repeat":
-        if not isinstance(st.value, int) or not 1 <= st.value <= 100000:
+        if not isinstance(step.value, int) or not 1 <= step.value <= 100000:
             raise ScenarioError(
                 f"{where}: repeat must be a count from 1 to 100000")
-        g = raw.get("group")
-        if g not in groups:
+        grp = raw.get("group")
+        if grp not in groups:
             raise ScenarioError(
                 f"{where}: repeat needs group = NAME of a [[group.NAME]] list")
         if depth > 3:
             raise ScenarioError(f"{where}: repeat nested too deeply")
-        st.steps = [
+        step.steps = [
             _step(
                 s,
-                f"{where} > group {g} step {i + 1}",
+                f"{where} > group {grp} step {i + 1}",
                 groups,
                 depth + 1) for i,
             s in enumerate(
-                groups[g])]
+                groups[grp])]
     elif "group" in raw:
         raise ScenarioError(f"{where}: 'group' only goes with repeat")
     if kind in (
@@ -196,17 +204,19 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
             "qmp",
             "event",
             "note") and not isinstance(
-            st.value,
+            step.value,
             str):
         raise ScenarioError(f"{where}: {kind} takes a string")
-    return st
+    return step
 
 
 def load(path: Path) -> Scenario:
+    """Load and validate a scenario file (ScenarioError if it is wrong)."""
+    # pylint: disable=too-many-locals,too-many-branches  # one check per key
     try:
         raw = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ScenarioError(f"{path}: {e}")
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise ScenarioError(f"{path}: {err}") from err
     known = {
         "description",
         "arch",
@@ -241,9 +251,9 @@ def load(path: Path) -> Scenario:
     groups = raw.get("group", {})
     steps = [_step(s, f"{path.name} step {i + 1}", groups)
              for i, s in enumerate(raw["step"])]
-    fp = raw.get("fail_patterns", DEFAULT_FAIL_PATTERNS)
-    for rx in fp:
-        _compile(rx, f"{path.name} fail_patterns")
+    patterns = raw.get("fail_patterns", DEFAULT_FAIL_PATTERNS)
+    for regex in patterns:
+        _compile(regex, f"{path.name} fail_patterns")
     report = dict(raw.get("report", {}))
     unknown = set(report) - {"rss", "warmup_cycles",
                              "rss_growth_max_kib", "console_counts"}
@@ -266,36 +276,37 @@ def load(path: Path) -> Scenario:
             spec = spec["pattern"]
         _compile(spec, where)
     allow = [str(a) for a in raw.get("allow", [])]
-    for rx in allow:
-        _compile(rx, f"{path.name} allow")
+    for regex in allow:
+        _compile(regex, f"{path.name} allow")
     named = {str(k): str(v) for k, v in raw.get("facts", {}).items()}
     requires = [str(r) for r in raw.get("requires", [])]
     expect = []
-    for i, e in enumerate(raw.get("expect", [])):
+    for i, entry in enumerate(raw.get("expect", [])):
         where = f"{path.name} expect {i + 1}"
-        if not isinstance(e, dict) or \
-                set(e) - {"outcome", "when", "because"} or \
-                "outcome" not in e or "when" not in e:
+        if not isinstance(entry, dict) or \
+                set(entry) - {"outcome", "when", "because"} or \
+                "outcome" not in entry or "when" not in entry:
             raise ScenarioError(
                 f"{where}: want {{ outcome = NAME, when = EXPR, "
                 f"because = TEXT }}")
-        expect.append(Expectation(str(e["outcome"]), str(
-            e["when"]), str(e.get("because", ""))))
-    ev = facts.Evaluator(None, named)
+        expect.append(Expectation(str(entry["outcome"]), str(entry["when"]),
+                                  str(entry.get("because", ""))))
+    evaluator = facts.Evaluator(None, named)
     for expr in requires + [e.when for e in expect] + list(named.values()):
         try:
-            ev.check(expr)
+            evaluator.check(expr)
         except facts.FactError as exc:
-            raise ScenarioError(f"{path.name}: {exc}")
+            raise ScenarioError(f"{path.name}: {exc}") from exc
     outcomes = {e.outcome for e in expect}
 
     def check_outcomes(steps):
-        for st in steps:
-            for o in st.outcome:
-                if o not in outcomes:
+        for step in steps:
+            for outc in step.outcome:
+                if outc not in outcomes:
                     raise ScenarioError(
-                        f"{st.where}: outcome {o!r} is not in any [[expect]]")
-            check_outcomes(st.steps)
+                        f"{step.where}: outcome {outc!r} is not in any "
+                        f"[[expect]]")
+            check_outcomes(step.steps)
     check_outcomes(steps)
     return Scenario(
         report=report,
@@ -324,7 +335,7 @@ def load(path: Path) -> Scenario:
             raw.get(
                 "default",
                 False)),
-        fail_patterns=list(fp),
+        fail_patterns=list(patterns),
         setup=dict(
             raw.get(
                 "setup",
@@ -350,13 +361,15 @@ def load(path: Path) -> Scenario:
 
 
 def find(scenario_dir: Path, name: str) -> Path:
-    p = scenario_dir / f"{name}.toml"
-    if not p.exists():
+    """The file of scenario `name`."""
+    path = scenario_dir / f"{name}.toml"
+    if not path.exists():
         raise ScenarioError(f"no scenario '{name}' (see 'plugfault list')")
-    return p
+    return path
 
 
 def all_scenarios(scenario_dir: Path) -> List[Scenario]:
+    """Every scenario of a directory, loaded."""
     return [load(p) for p in sorted(scenario_dir.glob("*.toml"))]
 
 
@@ -364,8 +377,8 @@ def substitute(value, variables: dict):
     """Replace {var} in strings (recursively in tables/lists) with run
     variables."""
     if isinstance(value, str):
-        def rep(m):
-            k = m.group(1)
+        def rep(match):
+            k = match.group(1)
             if k not in variables:
                 raise ScenarioError(
                     f"unknown variable {{{k}}} (have {', '.join(variables)})")

@@ -81,6 +81,7 @@ class Soak:
 
     def verdict_line(self, console_text: str) -> str:
         """One line for the verdict; StepFailed when a limit is exceeded."""
+        # pylint: disable=too-many-locals
         parts = []
         rep = self.report
         limit = rep.get("rss_growth_max_kib")
@@ -103,12 +104,12 @@ class Soak:
                                  f"allowed")
         over = []
         for label, spec in rep.get("console_counts", {}).items():
-            rx, most = count_spec(spec)
-            n = len(re.findall(rx, console_text, re.M))
-            parts.append(f"{n} {label}" + (f" (max {most})"
-                                           if most is not None else ""))
-            if most is not None and n > most:
-                over.append(f"{n} {label}, at most {most} allowed")
+            regex, most = count_spec(spec)
+            count = len(re.findall(regex, console_text, re.M))
+            parts.append(f"{count} {label}" + (f" (max {most})"
+                                               if most is not None else ""))
+            if most is not None and count > most:
+                over.append(f"{count} {label}, at most {most} allowed")
         if over:
             raise StepFailed("; ".join(over))
         return "; ".join(parts)

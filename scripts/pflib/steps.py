@@ -58,10 +58,10 @@ def stuck_names(steps: Sequence[Step]) -> List[str]:
     """Function names the stuck_in regexes of `steps` name (anchors
     dropped), for a kallsyms look-up."""
     out: List[str] = []
-    for st in steps:
-        if st.stuck_in:
-            out += [n.strip("^$()") for n in st.stuck_in.split("|")]
-        out += stuck_names(st.steps)
+    for step in steps:
+        if step.stuck_in:
+            out += [n.strip("^$()") for n in step.stuck_in.split("|")]
+        out += stuck_names(step.steps)
     return [n for n in out if re.fullmatch(r"\w+", n)]
 
 
@@ -69,21 +69,21 @@ class Health:
     """The checks made after every step: fail patterns, allowed warnings,
     QEMU alive."""
 
-    def __init__(self, sc: Scenario, console: Console,
+    def __init__(self, scen: Scenario, console: Console,
                  machine: Optional[Machine]):
-        self.sc = sc
+        self.scen = scen
         self.console = console
         self.machine = machine
 
     def problems(self) -> Optional[str]:
         """The first problem, or None."""
         buf = self.console.buf
-        for rx in self.sc.fail_patterns:
-            for m in re.finditer(rx, buf, re.M):
-                line = match_line(buf, m.start())
-                if any(re.search(a, line) for a in self.sc.allow):
+        for regex in self.scen.fail_patterns:
+            for match in re.finditer(regex, buf, re.M):
+                line = match_line(buf, match.start())
+                if any(re.search(a, line) for a in self.scen.allow):
                     continue
-                return f"guest console matched fail pattern {rx!r}: {line}"
+                return f"guest console matched fail pattern {regex!r}: {line}"
         if self.machine is not None and not self.machine.is_running():
             code = self.machine.exitcode()
             return (f"QEMU exited with status {code}: "
@@ -92,9 +92,9 @@ class Health:
 
     def check(self) -> None:
         """StepFailed on the first problem."""
-        p = self.problems()
-        if p:
-            raise StepFailed(p)
+        problem = self.problems()
+        if problem:
+            raise StepFailed(problem)
 
 
 class Steps:
@@ -102,18 +102,18 @@ class Steps:
 
     # pylint: disable=too-many-instance-attributes
 
-    def __init__(self, sc: Scenario, machine: Machine, console: Console,
+    def __init__(self, scen: Scenario, machine: Machine, console: Console,
                  say: Callable[[str], None], deadline: float,
                  variables: Dict[str, Any],
                  symbols: Optional[Dict[str, int]] = None,
                  outcome: Optional[str] = None,
                  on_cycle: Optional[Callable[[int], None]] = None,
                  until_ready: bool = False):
-        self.sc = sc
+        self.scen = scen
         self.machine = machine
         self.console = console
         self.shell = Shell(console)
-        self.health = Health(sc, console, machine)
+        self.health = Health(scen, console, machine)
         self.say = say
         self.deadline = deadline
         self.variables = variables
@@ -126,7 +126,7 @@ class Steps:
         # Debian's System.map is a stub: without a real one, the functions
         # the stuck steps name are looked up in the guest's /proc/kallsyms
         # once the shell is up (runtime addresses: no KASLR offset)
-        wanted = stuck_names([st for st in sc.steps if self.runs(st)])
+        wanted = stuck_names([st for st in scen.steps if self.runs(st)])
         self.kallsyms_want = wanted if wanted and \
             (not symbols or len(symbols) < 100) else []
         self.sym_ends: Optional[Dict[str, int]] = None
@@ -136,7 +136,7 @@ class Steps:
         """`timeout`, cut to what is left of the scenario's bound."""
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise StepFailed(f"scenario time limit ({self.sc.timeout:.0f}s) "
+            raise StepFailed(f"scenario time limit ({self.scen.timeout:.0f}s) "
                              f"exceeded")
         return min(timeout, left)
 
@@ -149,13 +149,13 @@ class Steps:
     def where_stuck(self, rounds: int = 3, interval: float = 0.5) -> str:
         """A short 'where are the vCPUs' for a failure reason."""
         try:
-            samples, secs = stuck.sample(self.machine.hmp, self.sc.arch,
+            samples, secs = stuck.sample(self.machine.hmp, self.scen.arch,
                                          rounds, interval)
         except Exception:  # pylint: disable=broad-except
             return ""
-        v = stuck.summarize(samples, self.symbolizer(), secs)
-        self.dump_samples(samples, self.symbolizer(), v.text)
-        return v.text
+        verdict = stuck.summarize(samples, self.symbolizer(), secs)
+        self.dump_samples(samples, self.symbolizer(), verdict.text)
+        return verdict.text
 
     def dump_samples(self, rounds: Sequence[Sequence[stuck.CpuSample]],
                      sym: stuck.Symbolizer, text: str) -> None:
@@ -165,12 +165,13 @@ class Steps:
                   encoding="utf-8") as fh:
             fh.write(f"# {text}\n")
             for i, rnd in enumerate(rounds):
-                for s in rnd:
+                for smp in rnd:
                     callers = ", ".join(sym.name(a) for _, a in
-                                        stuck.frames(s, sym)[1:])
-                    fh.write(f"round {i} vCPU{s.cpu} pc {sym.name(s.pc)} "
-                             f"irqs {'on' if s.irqs_on else 'off'} "
-                             f"stack words {len(s.stack)} callers: "
+                                        stuck.frames(smp, sym)[1:])
+                    fh.write(f"round {i} vCPU{smp.cpu} pc "
+                             f"{sym.name(smp.addr)} "
+                             f"irqs {'on' if smp.irqs_on else 'off'} "
+                             f"stack words {len(smp.stack)} callers: "
                              f"{callers or '-'}\n")
 
     def fail_hung(self, msg: str) -> None:
@@ -180,25 +181,26 @@ class Steps:
         raise StepFailed(msg + (f"; {where}" if where else ""))
 
     # ------------------------------------------------------------ steps
-    def do_console(self, st: Step) -> str:
+    def do_console(self, step: Step) -> str:
         """Wait for a console line."""
-        rx = substitute(st.value, self.variables)
-        m = self.console.wait(rx, self.shell.cursor, self.bounded(st.timeout))
-        if not m:
-            self.fail_hung(f"console did not show /{rx}/ within "
-                           f"{st.timeout:.0f}s")
+        regex = substitute(step.value, self.variables)
+        match = self.console.wait(regex, self.shell.cursor,
+                                  self.bounded(step.timeout))
+        if not match:
+            self.fail_hung(f"console did not show /{regex}/ within "
+                           f"{step.timeout:.0f}s")
             raise AssertionError("unreachable")
-        self.shell.cursor = m.end()
-        return m.group(0).strip()
+        self.shell.cursor = match.end()
+        return match.group(0).strip()
 
     def guest_exec(self, cmd: str, timeout: float, hang: bool = False):
         """Run cmd in the guest shell: (rc, output), or (None, '') for a
         command that hung as expected."""
         try:
-            n = self.shell.send(cmd)
+            num = self.shell.send(cmd)
         except ConsoleClosed as exc:
             raise StepFailed(str(exc)) from exc
-        body = self.shell.wait_begin(n, self.bounded(timeout))
+        body = self.shell.wait_begin(num, self.bounded(timeout))
         if body is None and hang:
             # locked up so hard that the shell does not even start the
             # command: it certainly did not finish.  Later console steps
@@ -211,7 +213,7 @@ class Steps:
                            f"{timeout:.0f}s")
         assert body is not None
         try:
-            end = self.shell.wait_end(n, body, self.bounded(timeout))
+            end = self.shell.wait_end(num, body, self.bounded(timeout))
         except ShellError as exc:
             raise StepFailed(f"guest command '{cmd}': {exc}") from exc
         if hang:
@@ -226,90 +228,92 @@ class Steps:
         assert end is not None
         return end[0], end[1].rstrip("\n")
 
-    def hang_sampled(self, cmd: str, st: Step) -> str:
+    def hang_sampled(self, cmd: str, step: Step) -> str:
         """hang = true with stuck_in: the command must not finish while
         every sample shows the vCPUs in `stuck_in`."""
+        # pylint: disable=too-many-locals
         try:
-            n = self.shell.send(cmd)
+            num = self.shell.send(cmd)
         except ConsoleClosed as exc:
             raise StepFailed(str(exc)) from exc
-        t0 = time.monotonic()
-        total = self.bounded(st.timeout)
+        t_start = time.monotonic()
+        total = self.bounded(step.timeout)
         rounds: List[List[stuck.CpuSample]] = []
         body: Optional[int] = None
-        interval = total / max(st.samples - 1, 1)
+        interval = total / max(step.samples - 1, 1)
         while True:
-            rounds.append(stuck.take(self.machine.hmp, self.sc.arch))
-            left = total - (time.monotonic() - t0)
-            if left <= 0.05 or len(rounds) >= st.samples:
+            rounds.append(stuck.take(self.machine.hmp, self.scen.arch))
+            left = total - (time.monotonic() - t_start)
+            if left <= 0.05 or len(rounds) >= step.samples:
                 break
             # the wait between samples is a wait for the command
             wait = min(interval, left)
             if body is None:
-                body = self.shell.wait_begin(n, wait)
-            elif self.shell.wait_end(n, body, wait):
+                body = self.shell.wait_begin(num, wait)
+            elif self.shell.wait_end(num, body, wait):
                 raise StepFailed(f"guest command '{cmd}' finished but was "
                                  f"expected to hang")
             self.health.check()
-        secs = time.monotonic() - t0
-        if body is not None and self.shell.wait_end(n, body, 0):
+        secs = time.monotonic() - t_start
+        if body is not None and self.shell.wait_end(num, body, 0):
             raise StepFailed(f"guest command '{cmd}' finished but was "
                              f"expected to hang")
         self.shell.skip_to_end()
         sym = self.symbolizer()
-        v = stuck.summarize(rounds, sym, secs, st.stuck_in)
-        self.dump_samples(rounds, sym, v.text)
-        self.found.append(v.text)
-        rx = re.compile(st.stuck_in or "")
-        cpus = sorted(v.irqs_off)
+        verdict = stuck.summarize(rounds, sym, secs, step.stuck_in)
+        self.dump_samples(rounds, sym, verdict.text)
+        self.found.append(verdict.text)
+        regex = re.compile(step.stuck_in or "")
+        cpus = sorted(verdict.irqs_off)
         if not cpus:
             raise StepFailed("no vCPU samples")
         for cpu in cpus:
-            fn = v.stuck.get(cpu, "")
-            if not rx.search(fn):
+            func = verdict.stuck.get(cpu, "")
+            if not regex.search(func):
                 raise StepFailed(f"expected every vCPU stuck in "
-                                 f"/{st.stuck_in}/: {v.text}")
-            if st.irqs_off and not v.irqs_off[cpu]:
-                raise StepFailed(f"expected interrupts off: {v.text}")
-        return v.text
+                                 f"/{step.stuck_in}/: {verdict.text}")
+            if step.irqs_off and not verdict.irqs_off[cpu]:
+                raise StepFailed(f"expected interrupts off: {verdict.text}")
+        return verdict.text
 
-    def do_guest(self, st: Step) -> str:
+    def do_guest(self, step: Step) -> str:
         """Run a shell command; check its status and output."""
-        cmd = substitute(st.value, self.variables)
-        if st.hang and st.stuck_in is not None:
-            return self.hang_sampled(cmd, st)
-        rc, out = self.guest_exec(cmd, st.timeout, st.hang)
-        if st.hang:
-            return f"no answer within {st.timeout:.0f}s, as expected"
+        cmd = substitute(step.value, self.variables)
+        if step.hang and step.stuck_in is not None:
+            return self.hang_sampled(cmd, step)
+        status, out = self.guest_exec(cmd, step.timeout, step.hang)
+        if step.hang:
+            return f"no answer within {step.timeout:.0f}s, as expected"
         short = out.strip().splitlines()[-1][:100] if out.strip() else ""
-        if rc != st.rc:
-            raise StepFailed(f"guest '{cmd}' exited {rc}, expected {st.rc}"
+        if status != step.status:
+            raise StepFailed(f"guest '{cmd}' exited {status}, expected "
+                             f"{step.status}"
                              + (f": {short}" if short else ""))
-        if st.output is not None and not re.search(
-                substitute(st.output, self.variables), out, re.M):
+        if step.output is not None and not re.search(
+                substitute(step.output, self.variables), out, re.M):
             raise StepFailed(f"guest '{cmd}' output does not match "
-                             f"/{st.output}/: {out.strip()[:200]!r}")
-        if st.not_output is not None and re.search(
-                substitute(st.not_output, self.variables), out, re.M):
+                             f"/{step.output}/: {out.strip()[:200]!r}")
+        if step.not_output is not None and re.search(
+                substitute(step.not_output, self.variables), out, re.M):
             raise StepFailed(f"guest '{cmd}' output matches "
-                             f"/{st.not_output}/: {out.strip()[:200]!r}")
-        return f"rc={rc}" + (f" {short}" if short else "")
+                             f"/{step.not_output}/: {out.strip()[:200]!r}")
+        return f"rc={status}" + (f" {short}" if short else "")
 
-    def do_qmp(self, st: Step) -> str:
+    def do_qmp(self, step: Step) -> str:
         """A QMP command with its expected return or error."""
-        name = substitute(st.value, self.variables)
-        args = substitute(st.args, self.variables)
+        name = substitute(step.value, self.variables)
+        args = substitute(step.args, self.variables)
         try:
             ret = self.machine.command(name, args)
         except ExecuteError as exc:
             desc = exc.error.error.desc
-            if st.error is not None and re.search(st.error, desc):
+            if step.error is not None and re.search(step.error, desc):
                 return f"error as expected: {desc}"
             raise StepFailed(f"QMP {name} failed: {desc}") from exc
-        if st.error is not None:
+        if step.error is not None:
             raise StepFailed(f"QMP {name} succeeded, expected an error "
-                             f"/{st.error}/")
-        want = substitute(st.expect, self.variables)
+                             f"/{step.error}/")
+        want = substitute(step.expect, self.variables)
         # an empty list is an expectation too ("returns nothing"); {} is none
         if (want or isinstance(want, list)) and not _subset(want, ret):
             raise StepFailed(f"QMP {name} returned {json.dumps(ret)[:200]}, "
@@ -321,28 +325,29 @@ class Steps:
         """The first matching event at or after the cursor (consumed)."""
         events = self.machine.events
         for i in range(self.machine.event_cursor, len(events)):
-            ev = events[i]
-            if ev.get("event") == name and _subset(data, ev.get("data", {})):
+            event = events[i]
+            if event.get("event") == name and \
+                    _subset(data, event.get("data", {})):
                 self.machine.event_cursor = i + 1
-                return ev
+                return event
         return None
 
-    def do_event(self, st: Step) -> str:
+    def do_event(self, step: Step) -> str:
         """Wait for a QMP event with matching data."""
-        name = substitute(st.value, self.variables)
-        data = substitute(st.data, self.variables)
-        deadline = time.monotonic() + self.bounded(st.timeout)
-        if st.absent:
+        name = substitute(step.value, self.variables)
+        data = substitute(step.data, self.variables)
+        deadline = time.monotonic() + self.bounded(step.timeout)
+        if step.absent:
             return self.no_event(name, data, deadline)
         while True:
-            ev = self.find_event(name, data)
-            if ev is not None:
-                return json.dumps(ev.get("data", {}))[:100]
+            event = self.find_event(name, data)
+            if event is not None:
+                return json.dumps(event.get("data", {}))[:100]
             left = deadline - time.monotonic()
             if left <= 0:
                 self.fail_hung(f"no QMP event {name} "
                                f"{json.dumps(data) if data else ''}"
-                               f" within {st.timeout:.0f}s")
+                               f" within {step.timeout:.0f}s")
             self.machine.pump_events(wait=min(left, 0.5))
             self.health.check()
 
@@ -365,51 +370,53 @@ class Steps:
             self.machine.pump_events(wait=min(left, 0.5))
 
     # ------------------------------------------------------------ driver
-    def runs(self, st: Step) -> bool:
+    def runs(self, step: Step) -> bool:
         """Whether a step applies to the expected outcome."""
-        return not st.outcome or self.outcome in st.outcome
+        return not step.outcome or self.outcome in step.outcome
 
     def run(self, steps: Sequence[Step], prefix: str = "") -> None:
         """Run steps (and repeat groups) in order."""
-        for i, st in enumerate(steps, 1):
+        for i, step in enumerate(steps, 1):
             label = f"{prefix}{i}"
-            if not self.runs(st):
+            if not self.runs(step):
                 continue
-            if st.kind == "repeat":
-                for c in range(1, st.value + 1):
+            if step.kind == "repeat":
+                for c in range(1, step.value + 1):
                     self.variables["cycle"] = c
-                    self.say(f"step {label}: repeat {c}/{st.value}")
-                    self.run(st.steps, f"{label}.{c}.")
+                    self.say(f"step {label}: repeat {c}/{step.value}")
+                    self.run(step.steps, f"{label}.{c}.")
                     if self.on_cycle:
                         self.on_cycle(c)
                 continue
-            if st.kind == "note":
+            if step.kind == "note":
                 self.say(f"step {label}: "
-                         f"{substitute(st.value, self.variables)}")
+                         f"{substitute(step.value, self.variables)}")
                 continue
-            self.one(st, label)
+            self.one(step, label)
 
-    def one(self, st: Step, label: str) -> None:
+    def one(self, step: Step, label: str) -> None:
         """One step, logged; StepFailed names it."""
-        desc = st.name or f"{st.kind} {substitute(st.value, self.variables)}"
-        t = time.monotonic()
-        entry = {"label": label, "name": desc, "t": t, "ok": False}
+        desc = step.name or \
+            f"{step.kind} {substitute(step.value, self.variables)}"
+        t_start = time.monotonic()
+        entry = {"label": label, "name": desc, "t": t_start, "ok": False}
         self.log.append(entry)
         try:
-            result = getattr(self, f"do_{st.kind}")(st)
+            result = getattr(self, f"do_{step.kind}")(step)
             self.machine.pump_events()
             self.health.check()
         except StepFailed as exc:
             entry["error"] = str(exc)
             raise StepFailed(f"step {label} ({desc}): {exc}") from exc
         entry["ok"] = True
-        entry["secs"] = time.monotonic() - t
+        entry["secs"] = time.monotonic() - t_start
         entry["result"] = result
-        self.say(f"step {label} ok ({time.monotonic() - t:.2f}s): {desc} "
+        self.say(f"step {label} ok ({time.monotonic() - t_start:.2f}s): "
+                 f"{desc} "
                  f"-> {result}")
-        if st.kind == "console" and self.kallsyms_want:
+        if step.kind == "console" and self.kallsyms_want:
             self.load_kallsyms()
-        if self.until_ready and st.kind == "console":
+        if self.until_ready and step.kind == "console":
             raise Ready()
 
     def load_kallsyms(self) -> None:
@@ -419,8 +426,8 @@ class Steps:
         pats = " ".join(f"-e ' {n}'" for n in self.kallsyms_want + ["_stext"])
         cmd = f"grep -F -A1 {pats} /proc/kallsyms"     # -F: fast under TCG
         self.kallsyms_want = []
-        t = time.monotonic()
-        rc, out = self.guest_exec(cmd, 60)
+        t_start = time.monotonic()
+        status, out = self.guest_exec(cmd, 60)
         syms: Dict[str, int] = {}
         ends: Dict[str, int] = {}
         rows = [ln.split() for ln in out.splitlines()]
@@ -437,7 +444,7 @@ class Steps:
                 ends[parts[2]] = int(nxt[0], 16)
         self.symbols, self.sym_ends = syms, ends
         self.say(f"kallsyms: {', '.join(sorted(syms))} for the stuck checks "
-                 f"(rc {rc}, {time.monotonic() - t:.1f}s)")
+                 f"(rc {status}, {time.monotonic() - t_start:.1f}s)")
 
     def settle(self, seconds: float) -> None:
         """After the last step: let the guest run on a little, then check

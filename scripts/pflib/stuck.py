@@ -20,7 +20,7 @@ class CpuSample:
     """One vCPU at one moment: PC, interrupts, and the words on top of its
     stack (return addresses among them name the callers)."""
     cpu: int
-    pc: int
+    addr: int
     irqs_on: bool
     halted: bool = False
     stack: List[int] = field(default_factory=list)
@@ -61,46 +61,46 @@ class Symbolizer:
         self.names = [n for _, n in items]
         self.offset = offset
         syms = symbols or {}
-        self.lo = syms.get("_stext", syms.get("_text", 0))
-        self.hi = syms.get("_etext", 0)
+        self.text_lo = syms.get("_stext", syms.get("_text", 0))
+        self.text_hi = syms.get("_etext", 0)
 
     def is_text(self, addr: int) -> bool:
         """Whether addr (runtime) is in the kernel's text."""
         if self.ends is not None:          # partial: known functions only
             return bool(self.function(addr)[0])
-        a = addr - self.offset
-        return bool(self.hi) and self.lo <= a < self.hi
+        rel = addr - self.offset
+        return bool(self.text_hi) and self.text_lo <= rel < self.text_hi
 
     def __bool__(self) -> bool:
         return bool(self.addrs)
 
-    def function(self, pc: int) -> Tuple[str, int]:
+    def function(self, addr: int) -> Tuple[str, int]:
         """(name, offset) of the symbol at or below pc, or ('', 0)."""
         if not self.addrs:
             return "", 0
-        i = bisect.bisect_right(self.addrs, pc - self.offset) - 1
+        i = bisect.bisect_right(self.addrs, addr - self.offset) - 1
         if i < 0:
             return "", 0
         name = self.names[i]
         if self.ends is not None and not (
-                name in self.ends and pc - self.offset < self.ends[name]):
+                name in self.ends and addr - self.offset < self.ends[name]):
             return "", 0
-        return name, pc - self.offset - self.addrs[i]
+        return name, addr - self.offset - self.addrs[i]
 
-    def name(self, pc: int) -> str:
+    def name(self, addr: int) -> str:
         """'func+0x1a' or the raw address."""
-        fn, off = self.function(pc)
-        return f"{fn}+0x{off:x}" if fn else f"0x{pc:x}"
+        func, off = self.function(addr)
+        return f"{func}+0x{off:x}" if func else f"0x{addr:x}"
 
 
 def kaslr_offset(console_text: str, symbols: Optional[Dict[str, int]]
                  ) -> int:
     """Runtime _text (printed by /init) minus System.map's _text."""
-    m = re.search(r"plugfault-init: kallsyms ([0-9a-f]+) \w _text",
-                  console_text)
-    if not m or not symbols or "_text" not in symbols:
+    match = re.search(r"plugfault-init: kallsyms ([0-9a-f]+) \w _text",
+                      console_text)
+    if not match or not symbols or "_text" not in symbols:
         return 0
-    return int(m.group(1), 16) - symbols["_text"]
+    return int(match.group(1), 16) - symbols["_text"]
 
 
 @dataclass
@@ -111,16 +111,16 @@ class Verdict:
     irqs_off: Dict[int, bool]      # cpu -> interrupts off in every sample
 
 
-def frames(s: CpuSample, sym: Symbolizer) -> List[Tuple[str, int]]:
+def frames(smp: CpuSample, sym: Symbolizer) -> List[Tuple[str, int]]:
     """(function, address) for the PC, then for each text address found on
     the top of the stack (callers, and some stale words: a scan, not an
     unwind)."""
-    out = [(sym.function(s.pc)[0] or hex(s.pc), s.pc)]
-    for w in s.stack:
-        if sym.is_text(w):
-            fn = sym.function(w)[0]
-            if fn and all(fn != f for f, _ in out):
-                out.append((fn, w))
+    out = [(sym.function(smp.addr)[0] or hex(smp.addr), smp.addr)]
+    for word in smp.stack:
+        if sym.is_text(word):
+            func = sym.function(word)[0]
+            if func and all(func != f for f, _ in out):
+                out.append((func, word))
     return out
 
 
@@ -132,22 +132,23 @@ def summarize(samples: Sequence[Sequence[CpuSample]], sym: Symbolizer,
     # pylint: disable=too-many-locals
     per_cpu: Dict[int, List[CpuSample]] = {}
     for rnd in samples:
-        for s in rnd:
-            per_cpu.setdefault(s.cpu, []).append(s)
+        for smp in rnd:
+            per_cpu.setdefault(smp.cpu, []).append(smp)
     parts, stuck, irqs_off = [], {}, {}
-    for cpu, ss in sorted(per_cpu.items()):
-        funcs = Counter(sym.function(s.pc)[0] or hex(s.pc) for s in ss)
-        off = all(not s.irqs_on for s in ss)
+    for cpu, smps in sorted(per_cpu.items()):
+        funcs = Counter(sym.function(smp.addr)[0] or hex(smp.addr)
+                        for smp in smps)
+        off = all(not smp.irqs_on for smp in smps)
         irqs_off[cpu] = off
         irq = "interrupts off" if off else (
-            "interrupts on" if all(s.irqs_on for s in ss)
+            "interrupts on" if all(smp.irqs_on for smp in smps)
             else "interrupts on and off")
-        if all(s.halted for s in ss):
+        if all(smp.halted for smp in smps):
             parts.append(f"vCPU{cpu} idle (halted)")
             continue
-        fr = [frames(s, sym) for s in ss]
-        common = [f for f, _ in fr[0]
-                  if all(any(f == g for g, _ in x) for x in fr)]
+        frms = [frames(smp, sym) for smp in smps]
+        common = [f for f, _ in frms[0]
+                  if all(any(f == g for g, _ in x) for x in frms)]
         if want:
             common = [f for f in common if re.search(want, f)] or \
                 ([next(iter(funcs))] if len(funcs) == 1 else [])
@@ -156,14 +157,14 @@ def summarize(samples: Sequence[Sequence[CpuSample]], sym: Symbolizer,
         else:
             common = []
         if common:
-            fn = common[0]
-            addr = next(a for f, a in fr[-1] if f == fn)
-            stuck[cpu] = fn
-            at = sym.name(addr) if sym else hex(addr)
-            pcs = "" if fn == funcs.most_common(1)[0][0] else \
+            func = common[0]
+            addr = next(a for f, a in frms[-1] if f == func)
+            stuck[cpu] = func
+            where = sym.name(addr) if sym else hex(addr)
+            pcs = "" if func == funcs.most_common(1)[0][0] else \
                 f", PC mostly in {funcs.most_common(1)[0][0]}"
-            parts.append(f"vCPU{cpu} stuck in {at} with {irq} for "
-                         f"{seconds:.0f} s ({len(ss)} samples{pcs})")
+            parts.append(f"vCPU{cpu} stuck in {where} with {irq} for "
+                         f"{seconds:.0f} s ({len(smps)} samples{pcs})")
         else:
             top = ", ".join(f"{f} x{n}" for f, n in funcs.most_common(3))
             parts.append(f"vCPU{cpu} moving ({top}; {irq})")
@@ -187,12 +188,12 @@ def parse_words(text: str) -> List[int]:
 def take(hmp: Hmp, arch: str) -> List[CpuSample]:
     """One round: registers of every vCPU and the top of each stack."""
     out = parse_registers(hmp("info registers -a", None))
-    sp = "$sp" if arch == "x86_64" else "$r1"
-    for s in out:
+    sp_reg = "$sp" if arch == "x86_64" else "$r1"
+    for smp in out:
         try:
-            s.stack = parse_words(hmp(f"x /64gx {sp}", s.cpu))
+            smp.stack = parse_words(hmp(f"x /64gx {sp_reg}", smp.cpu))
         except Exception:  # pylint: disable=broad-except
-            s.stack = []
+            smp.stack = []
     return out
 
 
@@ -202,11 +203,11 @@ def sample(hmp: Hmp, arch: str, rounds: int, interval: float,
     """`rounds` samples `interval` s apart (stop early when until()); the
     samples and the seconds they span."""
     out: List[List[CpuSample]] = []
-    t0 = time.monotonic()
+    t_start = time.monotonic()
     for i in range(rounds):
         out.append(take(hmp, arch))
         if i + 1 < rounds:
             if until is not None and until():
                 break
             time.sleep(interval)
-    return out, time.monotonic() - t0
+    return out, time.monotonic() - t_start

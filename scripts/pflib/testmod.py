@@ -28,7 +28,7 @@ KERNELS = {
 
 
 class TestModError(Exception):
-    pass
+    """A test module could not be built."""
 
 
 def _kbuild_tree(kernel: str, repo: Path) -> Path:
@@ -43,23 +43,25 @@ def _kbuild_tree(kernel: str, repo: Path) -> Path:
     root = debfetch.cache_dir() / "kbuild" / kernel
     stamp = root / ".plugfault-from"
     debs = [debfetch.fetch_deb(*key.split(":"), spec) for key, spec in specs]
-    want = "\n".join(d.name for d in debs)
+    want = "\n".join(deb.name for deb in debs)
     if not (stamp.exists() and stamp.read_text() == want):
         if root.exists():
             shutil.rmtree(root)
         root.mkdir(parents=True)
-        for d in debs:
-            subprocess.run(["dpkg", "-x", str(d), str(root)], check=True)
+        for deb in debs:
+            subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
         # the flavour's Makefile includes the common one by absolute path
-        mk = root / "usr/src" / hdr / "Makefile"
+        makefile = root / "usr/src" / hdr / "Makefile"
         # include /usr/src/...-common/Makefile
-        common = mk.read_text().split()[-1]
-        mk.write_text(f"include {root}{common}\n")
+        common = makefile.read_text().split()[-1]
+        makefile.write_text(f"include {root}{common}\n")
         stamp.write_text(want)
     return root / "usr/src" / hdr
 
 
 def build(name: str, kernel: str, repo: Path) -> bytes:
+    """Build test module `name` for a pinned kernel (cached by the hash of
+    its sources); the .ko's bytes."""
     if kernel not in KERNELS:
         raise TestModError(
             f"test module {name}: only {', '.join(KERNELS)} is supported "
@@ -68,15 +70,16 @@ def build(name: str, kernel: str, repo: Path) -> bytes:
     if not (src / "Kbuild").exists():
         raise TestModError(
             f"no test module '{name}' (tests/guest-modules/{name}/Kbuild)")
-    h = hashlib.sha256(kernel.encode())
-    for f in sorted(src.iterdir()):
-        if f.is_file():
-            h.update(f.name.encode() + b"\0" + f.read_bytes())
-    h.update((Path(__file__).parent / "modpost_lite.py").read_bytes())
-    out = debfetch.cache_dir() / "testmod" / f"{name}-{h.hexdigest()[:16]}"
-    ko = out / f"{name}.ko"
-    if ko.exists():
-        return ko.read_bytes()
+    hasher = hashlib.sha256(kernel.encode())
+    for entry in sorted(src.iterdir()):
+        if entry.is_file():
+            hasher.update(entry.name.encode() + b"\0" + entry.read_bytes())
+    hasher.update((Path(__file__).parent / "modpost_lite.py").read_bytes())
+    out = debfetch.cache_dir() / "testmod" / \
+        f"{name}-{hasher.hexdigest()[:16]}"
+    kofile = out / f"{name}.ko"
+    if kofile.exists():
+        return kofile.read_bytes()
     headers = _kbuild_tree(kernel, repo)
     _, arch, cross = KERNELS[kernel]
     if not shutil.which(cross + "gcc"):
@@ -93,7 +96,7 @@ def build(name: str, kernel: str, repo: Path) -> bytes:
            "CONFIG_DEBUG_INFO_BTF_MODULES=",              # no pahole needed
            f"MODPOST={Path(__file__).parent / 'modpost_lite.py'}",
            "modules"]
-    res = subprocess.run(cmd, capture_output=True, text=True,
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False,
                          env=dict(os.environ, LC_ALL="C"))
     if res.returncode != 0 or not (work / f"{name}.ko").exists():
         tail = (res.stdout + res.stderr).strip().splitlines()[-5:]
@@ -103,4 +106,4 @@ def build(name: str, kernel: str, repo: Path) -> bytes:
     if out.exists():
         shutil.rmtree(out)
     work.rename(out)
-    return ko.read_bytes()
+    return kofile.read_bytes()

@@ -38,32 +38,35 @@ class Pty:
             os.execv(argv[0], argv)
         self.pid, self.fd, self.out = pid, fd, b""
 
-    def expect(self, rx: bytes, timeout: float) -> re.Match:
+    def expect(self, regex: bytes, timeout: float) -> re.Match:
+        """Read until `regex` shows (TimeoutError after `timeout`)."""
         deadline = time.monotonic() + timeout
         while True:
-            m = re.search(rx, self.out)
-            if m:
-                return m
+            match = re.search(regex, self.out)
+            if match:
+                return match
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {rx!r} in {timeout:.0f}s; last "
+                raise TimeoutError(f"no {regex!r} in {timeout:.0f}s; last "
                                    f"output: {self.out[-400:]!r}")
-            r, _, _ = select.select([self.fd], [], [], min(left, 1.0))
-            if r:
+            ready, _, _ = select.select([self.fd], [], [], min(left, 1.0))
+            if ready:
                 try:
                     self.out += os.read(self.fd, 65536)
                 except OSError:          # the child closed the pty
                     time.sleep(0.1)
 
     def send(self, data: bytes) -> None:
+        """Type."""
         os.write(self.fd, data)
 
     def wait(self, timeout: float) -> int:
+        """The exit status (TimeoutError after `timeout`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                r, _, _ = select.select([self.fd], [], [], 0.2)
-                if r:
+                ready, _, _ = select.select([self.fd], [], [], 0.2)
+                if ready:
                     self.out += os.read(self.fd, 65536)
             except OSError:
                 pass
@@ -75,6 +78,7 @@ class Pty:
 
 
 def qmp(sock: str, words: List[str]) -> Tuple[int, str]:
+    """plugfault qmp SOCK WORDS...: (exit status, output)."""
     res = subprocess.run([sys.executable, str(PLUGFAULT), "qmp", sock]
                          + words, capture_output=True, text=True,
                          timeout=60, check=False)
@@ -83,21 +87,22 @@ def qmp(sock: str, words: List[str]) -> Tuple[int, str]:
 
 def check(preset: str) -> str:
     """One preset; raises AssertionError/TimeoutError on a failure."""
-    p = Pty([sys.executable, str(PLUGFAULT), "boot", preset, "--quiet"])
-    sock = p.expect(rb"QMP socket: (\S+)", 400).group(1).decode()
+    term = Pty([sys.executable, str(PLUGFAULT), "boot", preset, "--quiet"])
+    sock = term.expect(rb"QMP socket: (\S+)", 400).group(1).decode()
     rundir = Path(sock).parent
-    p.expect(rb"Ctrl-a x quits", 10)
-    p.send(b"echo pf-$((6*7))\r")
-    p.expect(rb"pf-42", 60)
-    rc, out = qmp(sock, ["query-status"])
-    assert rc == 0 and '"running"' in out, f"query-status: {rc} {out}"
-    rc, out = qmp(sock, FAULTS[preset])
-    assert rc == 0 and '"return": {}' in out, f"{FAULTS[preset]}: {rc} {out}"
-    rc, out = qmp(sock, ["hmp", "info", "status"])
-    assert rc == 0 and "running" in out, f"hmp info status: {rc} {out}"
-    p.send(b"\x01x")
-    code = p.wait(60)
-    assert code == 0, f"exit status {code}: {p.out[-300:]!r}"
+    term.expect(rb"Ctrl-a x quits", 10)
+    term.send(b"echo pf-$((6*7))\r")
+    term.expect(rb"pf-42", 60)
+    status, out = qmp(sock, ["query-status"])
+    assert status == 0 and '"running"' in out, f"query-status: {status} {out}"
+    status, out = qmp(sock, FAULTS[preset])
+    assert status == 0 and '"return": {}' in out, \
+        f"{FAULTS[preset]}: {status} {out}"
+    status, out = qmp(sock, ["hmp", "info", "status"])
+    assert status == 0 and "running" in out, f"hmp info status: {status} {out}"
+    term.send(b"\x01x")
+    code = term.wait(60)
+    assert code == 0, f"exit status {code}: {term.out[-300:]!r}"
     verdict = (rundir / "verdict.txt").read_text()
     assert verdict.startswith("PASS"), verdict
     console = (rundir / "console.log").read_text(errors="replace")
@@ -108,10 +113,11 @@ def check(preset: str) -> str:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("presets", nargs="*", default=["q35", "powernv",
-                                                   "pseries"])
-    args = ap.parse_args()
+    """TAP over the presets."""
+    argp = argparse.ArgumentParser()
+    argp.add_argument("presets", nargs="*", default=["q35", "powernv",
+                                                     "pseries"])
+    args = argp.parse_args()
     print(f"1..{len(args.presets)}", flush=True)
     bad = 0
     for i, preset in enumerate(args.presets, 1):

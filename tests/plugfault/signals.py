@@ -33,6 +33,7 @@ def qemu_alive(rundir: Path) -> bool:
 
 
 def check(sig: signal.Signals, base: Path) -> str:
+    """One signal; raises AssertionError on a failure."""
     rundir = base / sig.name
     proc = subprocess.Popen([sys.executable, str(REPO / "scripts/plugfault"),
                              "run", "-q", "--rundir", str(rundir), SCENARIO],
@@ -58,6 +59,7 @@ def check(sig: signal.Signals, base: Path) -> str:
 
 
 def main() -> int:
+    """TAP over the signals."""
     base = REPO / "build" / "artifacts" / f"signals-{os.getpid()}"
     sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
     print(f"1..{len(sigs)}", flush=True)

@@ -119,7 +119,7 @@ class StepCase(unittest.TestCase):
 
     def run_steps(self, body: str, **kw: Any) -> Steps:
         st = self.steps(body, **kw)
-        st.run(st.sc.steps)
+        st.run(st.scen.steps)
         return st
 
 
@@ -148,7 +148,7 @@ class GuestSteps(StepCase):
                               "[    5.7] e1000e eth0: NIC Link is Down\n"
                               f"ZAo=\n@@pf-rc-0-{n}@@\n")
         self.console.write = spliced  # type: ignore
-        st.run(st.sc.steps)
+        st.run(st.scen.steps)
 
     def test_hang(self):
         self.answers = {"echo alive": None}        # never answers
@@ -396,7 +396,7 @@ class Stuck(unittest.TestCase):
         ppc = ("CPU#0\nNIP c000000000001234   LR 0 CTR 0 XER 0 CPU#0\n"
                "MSR 8000000000009033 HID0 0\n")
         s = stuck.parse_registers(ppc)
-        self.assertEqual((s[0].pc, s[0].irqs_on), (0xc000000000001234, True))
+        self.assertEqual((s[0].addr, s[0].irqs_on), (0xc000000000001234, True))
 
     def test_kaslr_offset(self):
         syms = {"_text": 0xffffffff81000000}
