@@ -273,6 +273,18 @@ exec setsid cttyhack sh
 """
 
 
+def builtin_candidates(image: Path) -> List[Path]:
+    """Where modules.builtin may be besides the modules directory: next to
+    the image, or in the tree the image package was extracted to (Debian
+    ships it in linux-image-* / linux-base-*, not in linux-modules-*)."""
+    out = [image.parent / "modules.builtin"]
+    for root in (image.parent, image.parent.parent):
+        for pat in ("lib/modules/*/modules.builtin",
+                    "usr/lib/modules/*/modules.builtin"):
+            out += sorted(root.glob(pat))
+    return out
+
+
 def build_initramfs(
         kernel: GuestKernel,
         busybox: Path,
@@ -283,8 +295,8 @@ def build_initramfs(
     """The run's initramfs: busybox, our /init, the modules, setup
     scripts, extra files, and the user's --initrd appended."""
     # pylint: disable=too-many-locals
-    extra = [kernel.image.parent / "modules.builtin"]
-    paths, builtin = resolve_modules(kernel.modules, modules, extra)
+    paths, builtin = resolve_modules(kernel.modules, modules,
+                                     builtin_candidates(kernel.image))
     c = Newc()
     made = {
         "bin",

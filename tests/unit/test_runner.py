@@ -12,7 +12,8 @@ import unittest
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-from pflib import facts, kernels, matrix, results, scenario, soak, stuck
+from pflib import facts, guest, kernels, matrix, results, scenario, soak
+from pflib import stuck
 from pflib.console import Console
 from pflib.runner import FAIL, PASS, SKIP, Result, exit_code
 from pflib.steps import StepFailed, Steps, _subset
@@ -372,6 +373,26 @@ class Kernels(unittest.TestCase):
             (md / "kernel/drivers/a.ko").write_bytes(b"\0depends=\0")
             self.assertEqual(kernels.find_moddir(root), md)
             self.assertEqual(kernels.find_moddir(md), md)
+
+    def test_builtin_list_from_the_image_package(self):
+        # linux-image extracted to A (image, modules.builtin), the modules
+        # elsewhere (B): the built-in module is still found
+        with tempfile.TemporaryDirectory() as t:
+            a, b = Path(t) / "A", Path(t) / "B/lib/modules/6.1.0-50-amd64"
+            (a / "boot").mkdir(parents=True)
+            img = a / "boot/vmlinuz-6.1.0-50-amd64"
+            img.write_bytes(b"x")
+            mdir = a / "lib/modules/6.1.0-50-amd64"
+            mdir.mkdir(parents=True)
+            (mdir / "modules.builtin").write_text(
+                "kernel/drivers/virtio/virtio_pci.ko\n")
+            (b / "kernel").mkdir(parents=True)
+            (b / "kernel/virtio_net.ko").write_bytes(b"\0depends=\0")
+            order, builtin = guest.resolve_modules(
+                b, ["virtio_pci", "virtio_net"],
+                guest.builtin_candidates(img))
+            self.assertEqual(builtin, ["virtio_pci"])
+            self.assertEqual([p.name for p in order], ["virtio_net.ko"])
 
     def test_stub_system_map_is_no_system_map(self):
         with tempfile.TemporaryDirectory() as t:
