@@ -39,12 +39,14 @@ def check(sig: signal.Signals, base: Path) -> str:
                              "run", "-q", "--rundir", str(rundir), SCENARIO],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
+    # QEMU runs once the guest prints on the console (polled: the run
+    # directory is all there is to watch from outside)
     deadline = time.monotonic() + 120
-    while not (rundir / "qemu-cmdline.txt").exists():
-        assert time.monotonic() < deadline, "QEMU never started"
+    console = rundir / "console.log"
+    while not (console.exists() and console.stat().st_size > 0):
+        assert time.monotonic() < deadline, "the guest never printed"
         assert proc.poll() is None, proc.communicate()[0]
-        time.sleep(0.2)
-    time.sleep(1.0)                       # QEMU is booting the guest
+        time.sleep(0.1)
     proc.send_signal(sig)
     out = proc.communicate(timeout=60)[0].decode(errors="replace")
     assert proc.returncode == 125, f"exit {proc.returncode}: {out[-300:]}"
@@ -53,16 +55,41 @@ def check(sig: signal.Signals, base: Path) -> str:
     assert sig.name in verdict, verdict
     for name in ("console.log", "qmp.log", "steps.log", "qemu-cmdline.txt"):
         assert (rundir / name).exists(), f"{name} missing"
-    time.sleep(0.5)
+    # the runner waited for QEMU to exit before it exited itself
     assert not qemu_alive(rundir), "QEMU still runs"
     return f"{sig.name}: exit 125, verdict interrupted, QEMU gone"
+
+
+def check_matrix(base: Path) -> str:
+    """SIGTERM to `plugfault matrix` reaches every running cell."""
+    out = base / "matrix"
+    proc = subprocess.Popen([sys.executable, str(REPO / "scripts/plugfault"),
+                             "matrix", "-q", "--kernels", "debian-amd64-6.12",
+                             "--scenarios", f"{SCENARIO},q35-strict-removal",
+                             "-j", "2", "--artifacts", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len([c for c in out.glob("*/console.log")
+               if c.stat().st_size > 0]) < 2:
+        assert time.monotonic() < deadline, "the cells never started"
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    text = proc.communicate(timeout=60)[0].decode(errors="replace")
+    assert proc.returncode == 125, f"exit {proc.returncode}: {text[-300:]}"
+    for cell in out.iterdir():
+        verdict = (cell / "verdict.txt").read_text()
+        assert verdict.startswith("INTERRUPTED"), verdict
+        assert not qemu_alive(cell), f"QEMU of {cell.name} still runs"
+    return "matrix: SIGTERM reaches both cells, exit 125, QEMUs gone"
 
 
 def main() -> int:
     """TAP over the signals."""
     base = REPO / "build" / "artifacts" / f"signals-{os.getpid()}"
     sigs = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
-    print(f"1..{len(sigs)}", flush=True)
+    print(f"1..{len(sigs) + 1}", flush=True)
     bad = 0
     for i, sig in enumerate(sigs, 1):
         try:
@@ -70,6 +97,11 @@ def main() -> int:
         except (AssertionError, subprocess.TimeoutExpired) as exc:
             bad += 1
             print(f"not ok {i} - {sig.name}: {exc}", flush=True)
+    try:
+        print(f"ok {len(sigs) + 1} - {check_matrix(base)}", flush=True)
+    except (AssertionError, subprocess.TimeoutExpired) as exc:
+        bad += 1
+        print(f"not ok {len(sigs) + 1} - matrix: {exc}", flush=True)
     return 1 if bad else 0
 
 
