@@ -4,7 +4,10 @@ test breaks when the check it names stops checking."""
 
 import base64
 import json
+import os
 import re
+import shutil
+import subprocess
 import tempfile
 import textwrap
 import time
@@ -461,6 +464,20 @@ class Results(unittest.TestCase):
                         self.assertIn("type", sub.attrib)
         self.assertEqual(suites[0].attrib["failures"], "1")
         self.assertEqual(suites[1].find("testcase/skipped").tag, "skipped")
+
+    @unittest.skipUnless(os.environ.get("PLUGFAULT_JUNIT_XSD") and
+                         shutil.which("xmllint"),
+                         "PLUGFAULT_JUNIT_XSD (the common JUnit XSD) unset")
+    def test_junit_validates_against_the_xsd(self):
+        with tempfile.TemporaryDirectory() as t:
+            doc = Path(t) / "junit.xml"
+            doc.write_text(results.junit(self.RES + [
+                Result("c", "k2", "INTERRUPTED", "interrupted (SIGTERM)", 1.0,
+                       None)]))
+            res = subprocess.run(["xmllint", "--noout", "--schema",
+                                  os.environ["PLUGFAULT_JUNIT_XSD"], str(doc)],
+                                 capture_output=True, text=True, check=False)
+            self.assertEqual(res.returncode, 0, res.stderr)
 
     def test_tap(self):
         text = results.tap(self.RES)
