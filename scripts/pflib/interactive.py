@@ -93,7 +93,9 @@ def session(run: "Run") -> None:
     saved: Optional[List] = None          # type: ignore[type-arg]
     if os.isatty(fd):
         saved = termios.tcgetattr(fd)
-        tty.setraw(fd)
+        # TCSANOW, not setraw's default TCSAFLUSH: that would drop what
+        # was typed while the guest booted (a line typed ahead is kept)
+        tty.setraw(fd, termios.TCSANOW)
     keys = Keys(run)
     try:
         while machine.is_running() and not console.closed and not keys.quit:
