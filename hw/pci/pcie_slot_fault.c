@@ -85,14 +85,29 @@ static void allow_event(PCIDevice *port, uint16_t enable, uint16_t status,
                  allowed ? w1cmask | status : w1cmask & ~status);
 }
 
+/*
+ * x-slot-fault-events=off keeps SLTCTL.DLLSCE/PFDE read-only zero, as in the
+ * base: a guest's pciehp sets DLLSCE on every port with link reporting
+ * (q35's pcie-root-port has it), and a stock QEMU refuses config space with
+ * bits set that its write mask lacks, so such a port migrates to stock only
+ * with the events off (tests/plugfault/migration).  auto: on.
+ */
+static bool slot_fault_events(PCIDevice *port)
+{
+    PCIESlot *s = (PCIESlot *)object_dynamic_cast(OBJECT(port), TYPE_PCIE_SLOT);
+
+    return !s || s->x_slot_fault_events != ON_OFF_AUTO_OFF;
+}
+
 void pcie_slot_fault_init(PCIDevice *port)
 {
     uint32_t sltcap = pci_get_long(exp_cap(port) + PCI_EXP_SLTCAP);
+    bool events = slot_fault_events(port);
 
     allow_event(port, PCI_EXP_SLTCTL_DLLSCE, PCI_EXP_SLTSTA_DLLSC,
-                port_reports_link(port));
+                events && port_reports_link(port));
     allow_event(port, PCI_EXP_SLTCTL_PFDE, PCI_EXP_SLTSTA_PFD,
-                sltcap & PCI_EXP_SLTCAP_PCP);
+                events && (sltcap & PCI_EXP_SLTCAP_PCP));
     live_xlate_slot_init(port);
 }
 
@@ -147,7 +162,7 @@ bool pcie_slot_fault_link_is_down(PCIDevice *port)
  */
 void pcie_slot_fault_dllla_changed(PCIDevice *port)
 {
-    if (port_reports_link(port)) {
+    if (port_reports_link(port) && slot_fault_events(port)) {
         pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_DLLSC);
     }
@@ -167,6 +182,10 @@ bool pcie_slot_fault_gate_power(PCIDevice *port, bool power)
 
 static void signal_events(PCIDevice *port, uint16_t events)
 {
+    /* DLLSC and PFD only where they are events (x-slot-fault-events) */
+    if (!slot_fault_events(port)) {
+        events &= ~(PCI_EXP_SLTSTA_DLLSC | PCI_EXP_SLTSTA_PFD);
+    }
     pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA, events);
     trace_pcie_slot_fault_signal(DEVICE(port)->canonical_path, events,
                                  pci_get_word(exp_cap(port) + PCI_EXP_SLTSTA),

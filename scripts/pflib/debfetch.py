@@ -265,26 +265,30 @@ def fetch_firmware(pins: dict) -> Path:
     return root
 
 
-# Files the built binaries load, and which package provides them.
-FIRMWARE_FILES = {
-    "qemu-system-data": ["skiboot.lid", "vof.bin", "vof-nvram.bin", "slof.bin",
-                         "kvmvapic.bin", "linuxboot_dma.bin", "linuxboot.bin",
-                         "multiboot_dma.bin", "pvh.bin", "efi-e1000e.rom",
-                         "efi-virtio.rom", "efi-e1000.rom"],
-    "seabios": ["bios-256k.bin", "bios.bin", "vgabios-stdvga.bin"],
-    "ipxe-qemu": ["efi-e1000e.rom", "efi-virtio.rom", "efi-e1000.rom",
-                  "pxe-e1000.rom", "pxe-virtio.rom"],
+# Where each firmware package keeps the files QEMU loads.  Every regular file
+# there is linked (the packages are taken whole: the base's qtests look up
+# firmware of machines our scenarios never boot, e.g. bios-microvm.bin,
+# vgabios-cirrus.bin, pxe-eepro100.rom, u-boot.e500); the first package
+# listed wins where two ship the same name.
+FIRMWARE_DIRS = {
+    "qemu-system-data": "usr/share/qemu",
+    "seabios": "usr/share/seabios",
+    "ipxe-qemu": "usr/share/qemu",
 }
+# Not firmware: QEMU's data dir has these from the build itself.
+FIRMWARE_SKIP = {"keymaps", "linux-user-vdso.tar.gz"}
 
 
 def firmware_paths(root: Path) -> dict:
     """Map of firmware file name -> real path inside the extracted packages."""
     found = {}
-    for pkg, names in FIRMWARE_FILES.items():
-        for fname in names:
-            if fname in found:
+    for pkg, sub in FIRMWARE_DIRS.items():
+        pkg_dir = root / pkg / sub
+        if not pkg_dir.is_dir():
+            raise FetchError(f"firmware package {pkg} has no {sub}/")
+        for path in sorted(pkg_dir.iterdir()):
+            if path.name in FIRMWARE_SKIP or path.name in found \
+                    or not path.is_file():
                 continue
-            hits = list((root / pkg).rglob(fname))
-            if hits:
-                found[fname] = hits[0].resolve()
+            found[path.name] = path.resolve()
     return found
