@@ -26,6 +26,7 @@
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pcie_port.h"
 #include "hw/pci/live-translations-check.h"
+#include "hw/qdev-find.h"
 #include "system/tcg.h"
 #include "trace.h"
 
@@ -417,11 +418,9 @@ LiveTranslationList *qmp_x_query_live_translations(const char *device,
         list = tracker->query(device, has_address ? address : 0,
                               has_address ? size : 0, &found);
     }
-    if (device && !found && !object_resolve_path(device, NULL) &&
-        !object_resolve_path_component(
-            object_resolve_path("/machine/peripheral", NULL), device)) {
+    /* a removed device's records still answer to its name */
+    if (device && !found && !qdev_find_by_id_or_path(device, errp)) {
         qapi_free_LiveTranslationList(list);
-        error_setg(errp, "Device '%s' not found", device);
         return NULL;
     }
     return list;

@@ -25,20 +25,15 @@
 #include "hw/pci/pcie_aer.h"
 #include "hw/pci/pcie_dpc.h"
 #include "hw/qdev-core.h"
-#include "hw/sysbus.h"
+#include "hw/qdev-find.h"
 #include "pci-internal.h"
 #include "trace.h"
 
 static PCIDevice *aer_find_device(const char *id, Error **errp)
 {
-    DeviceState *dev = qdev_find_recursive(sysbus_get_default(), id);
+    DeviceState *dev = qdev_find_by_id_or_path(id, errp);
 
     if (!dev) {
-        dev = (DeviceState *)object_resolve_path_type(id, TYPE_DEVICE, NULL);
-    }
-    if (!dev) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
-                  "Device '%s' not found", id);
         return NULL;
     }
     if (!object_dynamic_cast(OBJECT(dev), TYPE_PCI_DEVICE) ||

@@ -31,7 +31,7 @@
 #include "hw/pci/pcie_ats_inval.h"
 #include "hw/pci/pcie_slot_fault.h"
 #include "hw/qdev-core.h"
-#include "hw/sysbus.h"
+#include "hw/qdev-find.h"
 #include "qom/object.h"
 #include "trace.h"
 
@@ -206,26 +206,14 @@ void pcie_ats_inval_unrealize(PCIDevice *dev)
     }
 }
 
-static DeviceState *find_device(const char *id)
-{
-    DeviceState *dev = qdev_find_recursive(sysbus_get_default(), id);
-
-    if (!dev) {
-        dev = (DeviceState *)object_resolve_path_type(id, TYPE_DEVICE, NULL);
-    }
-    return dev;
-}
-
 void qmp_x_ats_inject(const char *id, AtsInjectMode mode,
                       bool has_delay_ns, uint64_t delay_ns, Error **errp)
 {
-    DeviceState *ds = find_device(id);
+    DeviceState *ds = qdev_find_by_id_or_path(id, errp);
     PCIDevice *dev;
     ATSInject *inj;
 
     if (!ds) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
-                  "Device '%s' not found", id);
         return;
     }
     dev = (PCIDevice *)object_dynamic_cast(OBJECT(ds), TYPE_PCI_DEVICE);

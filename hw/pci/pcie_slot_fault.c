@@ -33,6 +33,7 @@
 #include "qemu/range.h"
 #include "hw/pci/live-translations-check.h"
 #include "hw/qdev-core.h"
+#include "hw/qdev-find.h"
 #include "migration/blocker.h"
 #include "qom/object.h"
 #include "trace.h"
@@ -58,11 +59,23 @@ static PCIESlotLink *slot_link_raw(PCIDevice *port)
     return s && port->exp.exp_cap ? &s->pf_link : NULL;
 }
 
+/*
+ * The port's link state, while the model applies: the port is realized and
+ * its slot is under native PCIe hot-plug control.  Where ACPI PCI hot-plug
+ * owns the slot (q35's default) the base keeps neither Presence Detect
+ * State nor the slot's power for the card, so the port keeps the base's
+ * link (always up, as DLLLA says) and nothing here acts on it.
+ */
 static PCIESlotLink *slot_link(PCIDevice *port)
 {
     PCIESlotLink *l = slot_link_raw(port);
 
-    return l && l->train_timer ? l : NULL;
+    if (!l || !l->train_timer ||
+        BUS(pci_bridge_get_sec_bus(PCI_BRIDGE(port)))->hotplug_handler !=
+        HOTPLUG_HANDLER(port)) {
+        return NULL;
+    }
+    return l;
 }
 
 static bool port_reports_link(PCIDevice *port)
@@ -126,8 +139,26 @@ static void allow_event(PCIDevice *port, uint16_t enable, uint16_t status,
                  allowed ? w1cmask | status : w1cmask & ~status);
 }
 
+/*
+ * x-slot-fault-events=off keeps SLTCTL.DLLSCE/PFDE read-only zero, as in the
+ * base: a guest's pciehp sets DLLSCE on every port with link reporting
+ * (q35's pcie-root-port has it), and a stock QEMU refuses config space with
+ * bits set that its write mask lacks, so such a port migrates to stock only
+ * with the events off (tests/plugfault/migration).  auto: on.
+ */
+static bool slot_fault_events(PCIDevice *port)
+{
+    PCIESlot *s = (PCIESlot *)object_dynamic_cast(OBJECT(port), TYPE_PCIE_SLOT);
+
+    return !s || s->x_slot_fault_events != ON_OFF_AUTO_OFF;
+}
+
 static void signal_events(PCIDevice *port, uint16_t events)
 {
+    /* DLLSC and PFD only where they are events (x-slot-fault-events) */
+    if (!slot_fault_events(port)) {
+        events &= ~(PCI_EXP_SLTSTA_DLLSC | PCI_EXP_SLTSTA_PFD);
+    }
     pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA, events);
     trace_pcie_slot_fault_signal(DEVICE(port)->canonical_path, events,
                                  pci_get_word(exp_cap(port) + PCI_EXP_SLTSTA),
@@ -282,6 +313,9 @@ static void training_done(void *opaque)
     PCIESlotLink *l = slot_link(port);
     uint8_t *cap = exp_cap(port);
 
+    if (!l) {
+        return;
+    }
     l->train_deadline = -1;
     set_lt(port, false);
     if (l->retraining) {
@@ -336,11 +370,12 @@ void pcie_slot_fault_init(PCIDevice *port)
     uint32_t lnkcap = pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP);
     PCIESlotLink *l = slot_link_raw(port);
     uint32_t pos = port->exp.exp_cap;
+    bool events = slot_fault_events(port);
 
     allow_event(port, PCI_EXP_SLTCTL_DLLSCE, PCI_EXP_SLTSTA_DLLSC,
-                port_reports_link(port));
+                events && port_reports_link(port));
     allow_event(port, PCI_EXP_SLTCTL_PFDE, PCI_EXP_SLTSTA_PFD,
-                sltcap & PCI_EXP_SLTCAP_PCP);
+                events && (sltcap & PCI_EXP_SLTCAP_PCP));
     live_xlate_slot_init(port);
     if (!l) {
         return;
@@ -373,7 +408,7 @@ static void link_down_forget(PCIDevice *port)
 
 void pcie_slot_fault_forget(PCIDevice *port)
 {
-    PCIESlotLink *l = slot_link(port);
+    PCIESlotLink *l = slot_link_raw(port);
 
     link_down_forget(port);
     live_xlate_slot_forget(port);
@@ -463,7 +498,7 @@ void pcie_slot_fault_dllla_changed(PCIDevice *port)
     bool was_up;
 
     if (!l) {
-        if (port_reports_link(port)) {
+        if (port_reports_link(port) && slot_fault_events(port)) {
             pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA,
                                        PCI_EXP_SLTSTA_DLLSC);
         }
@@ -485,7 +520,8 @@ void pcie_slot_fault_dllla_changed(PCIDevice *port)
         l->faulted = l->recovering = false;
     }
     set_dllla(port, l->up);
-    if (was_up != l->up && port_reports_link(port)) {
+    if (was_up != l->up && port_reports_link(port) &&
+        slot_fault_events(port)) {
         pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_SLTSTA,
                                    PCI_EXP_SLTSTA_DLLSC);
     }
@@ -705,7 +741,7 @@ static int link_state_post_load(void *opaque, int version_id)
     PCIDevice *port = opaque;
     PCIESlotLink *l = slot_link(port);
 
-    if (link_training(l)) {
+    if (l && link_training(l)) {
         timer_mod(l->train_timer, l->train_deadline);
     }
     return 0;
@@ -750,16 +786,6 @@ const VMStateDescription *const pcie_slot_link_subsections_xio3130[] = {
 
 /* ------------------------------------------------------------------ QMP */
 
-static DeviceState *find_device(const char *name)
-{
-    DeviceState *dev = qdev_find_recursive(sysbus_get_default(), name);
-
-    if (!dev) {
-        dev = (DeviceState *)object_resolve_path_type(name, TYPE_DEVICE, NULL);
-    }
-    return dev;
-}
-
 typedef struct BusSearch {
     const char *name;
     DeviceState *port;
@@ -779,7 +805,7 @@ static int find_bus_cb(Object *obj, void *opaque)
 
 static PCIDevice *find_port(const char *name, Error **errp)
 {
-    DeviceState *dev = find_device(name);
+    DeviceState *dev = qdev_find_by_id_or_path(name, NULL);
     BusSearch search = { name, NULL };
 
     if (!dev) {
@@ -803,12 +829,10 @@ static PCIDevice *find_port(const char *name, Error **errp)
 
 void qmp_x_pcie_surprise_remove(const char *id, Error **errp)
 {
-    DeviceState *dev = find_device(id);
+    DeviceState *dev = qdev_find_by_id_or_path(id, errp);
     PCIBus *bus;
 
     if (!dev) {
-        error_set(errp, ERROR_CLASS_DEVICE_NOT_FOUND,
-                  "Device '%s' not found", id);
         return;
     }
     if (!object_dynamic_cast(OBJECT(dev), TYPE_PCI_DEVICE)) {

@@ -1,1 +1,2 @@
-"""plugfault's own tooling: fetching, tree assembly, guest images, scenarios."""
+"""plugfault's own tooling: fetching, tree assembly, guest images,
+scenarios."""

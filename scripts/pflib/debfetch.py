@@ -23,7 +23,9 @@ import tempfile
 from pathlib import Path
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-MIRROR = os.environ.get("PLUGFAULT_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+MIRROR = os.environ.get(
+    "PLUGFAULT_DEBIAN_MIRROR",
+    "http://deb.debian.org/debian")
 SUITES = ("trixie", "bookworm")
 ARCHES = ("amd64", "ppc64el")
 
@@ -33,22 +35,27 @@ class FetchError(Exception):
 
 
 def log(msg):
+    """A progress line on stderr."""
     print(f"plugfault: {msg}", file=sys.stderr, flush=True)
 
 
 def cache_dir() -> Path:
+    """$PLUGFAULT_CACHE or ~/.cache/plugfault (created)."""
     if os.environ.get("PLUGFAULT_CACHE"):
-        d = Path(os.environ["PLUGFAULT_CACHE"])
+        path = Path(os.environ["PLUGFAULT_CACHE"])
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-        d = Path(base) / "plugfault"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+        base = os.environ.get(
+            "XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        path = Path(base) / "plugfault"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def read_pins(repo: Path) -> dict:
+    """scripts/pins as a dict."""
     pins = {}
-    for lineno, line in enumerate((repo / "scripts/pins").read_text().splitlines(), 1):
+    for lineno, line in enumerate(
+            (repo / "scripts/pins").read_text().splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -60,11 +67,12 @@ def read_pins(repo: Path) -> dict:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class PrivateApt:
@@ -75,44 +83,55 @@ class PrivateApt:
         self.updated = False
 
     def _write_config(self):
-        r = self.root
-        for sub in ("lists/partial", "cache/archives/partial", "etc/sources.list.d",
-                    "etc/preferences.d", "etc/apt.conf.d"):
-            (r / sub).mkdir(parents=True, exist_ok=True)
-        (r / "status").touch()
+        rdir = self.root
+        for sub in (
+            "lists/partial",
+            "cache/archives/partial",
+            "etc/sources.list.d",
+            "etc/preferences.d",
+                "etc/apt.conf.d"):
+            (rdir / sub).mkdir(parents=True, exist_ok=True)
+        (rdir / "status").touch()
         arch = ",".join(ARCHES)
         lines = [f"deb-src [signed-by={KEYRING}] {MIRROR} trixie main"]
         for suite in SUITES:
-            lines.append(f"deb [arch={arch} signed-by={KEYRING}] {MIRROR} {suite} main")
-        (r / "etc/sources.list").write_text("\n".join(lines) + "\n")
-        (r / "apt.conf").write_text(
-            f'Dir::Etc::sourcelist "{r}/etc/sources.list";\n'
-            f'Dir::Etc::sourceparts "{r}/etc/sources.list.d";\n'
-            f'Dir::Etc::preferencesparts "{r}/etc/preferences.d";\n'
-            f'Dir::Etc::parts "{r}/etc/apt.conf.d";\n'
-            f'Dir::State::Lists "{r}/lists";\n'
-            f'Dir::State::status "{r}/status";\n'
-            f'Dir::Cache "{r}/cache";\n'
+            lines.append(
+                f"deb [arch={arch} signed-by={KEYRING}] {MIRROR} {suite} main")
+        (rdir / "etc/sources.list").write_text("\n".join(lines) + "\n")
+        (rdir / "apt.conf").write_text(
+            f'Dir::Etc::sourcelist "{rdir}/etc/sources.list";\n'
+            f'Dir::Etc::sourceparts "{rdir}/etc/sources.list.d";\n'
+            f'Dir::Etc::preferencesparts "{rdir}/etc/preferences.d";\n'
+            f'Dir::Etc::parts "{rdir}/etc/apt.conf.d";\n'
+            f'Dir::State::Lists "{rdir}/lists";\n'
+            f'Dir::State::status "{rdir}/status";\n'
+            f'Dir::Cache "{rdir}/cache";\n'
             'APT::Architectures { "amd64"; "ppc64el"; };\n'
             'APT::Sandbox::User "root";\n')
 
     def env(self):
-        e = dict(os.environ)
-        e["APT_CONFIG"] = str(self.root / "apt.conf")
-        e["LC_ALL"] = "C"
-        return e
+        """The environment apt runs in (APT_CONFIG: ours)."""
+        envv = dict(os.environ)
+        envv["APT_CONFIG"] = str(self.root / "apt.conf")
+        envv["LC_ALL"] = "C"
+        return envv
 
     def run(self, args, cwd=None, capture=False):
+        """Run an apt command; FetchError when it fails."""
         res = subprocess.run(args, cwd=cwd, env=self.env(), text=True,
+                             check=False,
                              stdout=subprocess.PIPE if capture else None,
                              stderr=subprocess.PIPE if capture else None)
         if res.returncode != 0:
-            detail = (res.stderr or "").strip().splitlines()[-3:] if capture else []
-            raise FetchError(f"'{' '.join(args)}' failed (exit {res.returncode})"
-                             + (": " + " / ".join(detail) if detail else ""))
+            detail = (res.stderr or "").strip(
+            ).splitlines()[-3:] if capture else []
+            raise FetchError(
+                f"'{' '.join(args)}' failed (exit {res.returncode})" + (
+                    ": " + " / ".join(detail) if detail else ""))
         return res.stdout if capture else None
 
     def update(self):
+        """apt-get update, once per process."""
         if self.updated:
             return
         self._write_config()
@@ -128,8 +147,10 @@ def fetch_deb(name: str, arch: str, spec: str) -> Path:
     """Download one binary package pinned as 'SUITE VERSION SHA256'."""
     try:
         suite, version, digest = spec.split()
-    except ValueError:
-        raise FetchError(f"bad pin for {name}: '{spec}' (want SUITE VERSION SHA256)")
+    except ValueError as exc:
+        raise FetchError(
+            f"bad pin for {name}: '{spec}' (want SUITE VERSION SHA256)"
+        ) from exc
     debs = cache_dir() / "debs"
     debs.mkdir(exist_ok=True)
     fname = f"{name}_{version.split(':')[-1]}_{arch}.deb"
@@ -143,13 +164,17 @@ def fetch_deb(name: str, arch: str, spec: str) -> Path:
     with tempfile.TemporaryDirectory(dir=debs) as tmp:
         target = f"{name}:{arch}" if arch != "all" else name
         log(f"downloading {target} {version} ({suite})")
-        _APT.run(["apt-get", "-q", "download", f"{target}={version}"], cwd=tmp, capture=True)
+        _APT.run(["apt-get", "-q", "download",
+                 f"{target}={version}"], cwd=tmp, capture=True)
         got = list(Path(tmp).glob("*.deb"))
         if len(got) != 1:
-            raise FetchError(f"apt-get download {target}={version} gave {len(got)} files")
+            raise FetchError(
+                f"apt-get download {target}={version} gave {len(got)} files")
         actual = sha256(got[0])
         if actual != digest:
-            raise FetchError(f"{got[0].name}: SHA-256 {actual} does not match the pin {digest}")
+            raise FetchError(
+                f"{got[0].name}: SHA-256 {actual} does not match the pin "
+                f"{digest}")
         shutil.move(str(got[0]), dest)
     return dest
 
@@ -170,7 +195,8 @@ def extract_deb(deb: Path, dest: Path) -> Path:
 def _source_versions(upstream: str):
     out = _APT.run(["apt-cache", "showsrc", "qemu"], capture=True)
     versions = re.findall(r"^Version: (\S+)$", out, re.M)
-    same = [v for v in versions if re.match(rf"^(\d+:)?{re.escape(upstream)}\+", v)]
+    same = [v for v in versions if re.match(
+        rf"^(\d+:)?{re.escape(upstream)}\+", v)]
     return versions, same
 
 
@@ -194,16 +220,20 @@ def fetch_base(pins: dict) -> Path:
         version = want
     elif same:
         version = sorted(same, key=_debver_key)[-1]
-        log(f"pinned {want} is gone from the mirror; using {version}, which must carry "
+        log(f"pinned {want} is gone from the mirror; using {version}, "
+            f"which must carry "
             f"the same upstream tarball (checked below)")
     else:
-        raise FetchError(f"no qemu {upstream} source on the mirror (have: "
-                         f"{', '.join(all_versions) or 'none'}); see docs/base-update.rst")
+        raise FetchError(
+            f"no qemu {upstream} source on the mirror (have: "
+            f"{', '.join(all_versions) or 'none'}); see docs/base-update.rst")
     log(f"apt-get source qemu={version}")
     _APT.run(["apt-get", "-q", "source", "--download-only", f"qemu={version}"],
              cwd=root, capture=True)
     if sha256(orig) != orig_sha:
-        raise FetchError(f"{orig.name}: SHA-256 does not match BASE_ORIG_SHA256 in scripts/pins")
+        raise FetchError(
+            f"{orig.name}: SHA-256 does not match BASE_ORIG_SHA256 in "
+            f"scripts/pins")
     noepoch = version.split(":")[-1]
     dsc = root / f"qemu_{noepoch}.dsc"
     tree = root / f"qemu-{upstream}-{noepoch.split('-', 1)[-1]}"
@@ -211,8 +241,8 @@ def fetch_base(pins: dict) -> Path:
     if tmp.exists():
         shutil.rmtree(tmp)
     log(f"unpacking {dsc.name} with Debian's patches")
-    subprocess.run(["dpkg-source", "-q", "--no-check", "-x", str(dsc), str(tmp)],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["dpkg-source", "-q", "--no-check", "-x",
+                   str(dsc), str(tmp)], check=True, stdout=subprocess.DEVNULL)
     (tmp / ".plugfault-verified").write_text(f"{version} {orig_sha}\n")
     if tree.exists():
         shutil.rmtree(tree)
@@ -220,9 +250,9 @@ def fetch_base(pins: dict) -> Path:
     return tree
 
 
-def _debver_key(v):
+def _debver_key(ver):
     # Good enough for revisions of one upstream version: compare numeric runs.
-    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", v)]
+    return [int(x) if x.isdigit() else x for x in re.split(r"(\d+)", ver)]
 
 
 def fetch_firmware(pins: dict) -> Path:
@@ -235,26 +265,30 @@ def fetch_firmware(pins: dict) -> Path:
     return root
 
 
-# Files the built binaries load, and which package provides them.
-FIRMWARE_FILES = {
-    "qemu-system-data": ["skiboot.lid", "vof.bin", "vof-nvram.bin", "slof.bin",
-                         "kvmvapic.bin", "linuxboot_dma.bin", "linuxboot.bin",
-                         "multiboot_dma.bin", "pvh.bin", "efi-e1000e.rom",
-                         "efi-virtio.rom", "efi-e1000.rom"],
-    "seabios": ["bios-256k.bin", "bios.bin", "vgabios-stdvga.bin"],
-    "ipxe-qemu": ["efi-e1000e.rom", "efi-virtio.rom", "efi-e1000.rom",
-                  "pxe-e1000.rom", "pxe-virtio.rom"],
+# Where each firmware package keeps the files QEMU loads.  Every regular file
+# there is linked (the packages are taken whole: the base's qtests look up
+# firmware of machines our scenarios never boot, e.g. bios-microvm.bin,
+# vgabios-cirrus.bin, pxe-eepro100.rom, u-boot.e500); the first package
+# listed wins where two ship the same name.
+FIRMWARE_DIRS = {
+    "qemu-system-data": "usr/share/qemu",
+    "seabios": "usr/share/seabios",
+    "ipxe-qemu": "usr/share/qemu",
 }
+# Not firmware: QEMU's data dir has these from the build itself.
+FIRMWARE_SKIP = {"keymaps", "linux-user-vdso.tar.gz"}
 
 
 def firmware_paths(root: Path) -> dict:
     """Map of firmware file name -> real path inside the extracted packages."""
     found = {}
-    for pkg, names in FIRMWARE_FILES.items():
-        for n in names:
-            if n in found:
+    for pkg, sub in FIRMWARE_DIRS.items():
+        pkg_dir = root / pkg / sub
+        if not pkg_dir.is_dir():
+            raise FetchError(f"firmware package {pkg} has no {sub}/")
+        for path in sorted(pkg_dir.iterdir()):
+            if path.name in FIRMWARE_SKIP or path.name in found \
+                    or not path.is_file():
                 continue
-            hits = [p for p in (root / pkg).rglob(n)]
-            if hits:
-                found[n] = hits[0].resolve()
+            found[path.name] = path.resolve()
     return found

@@ -1,10 +1,8 @@
 """Guest images: pinned Debian kernels and busybox, and the scenario initramfs.
 
 A *guest kernel* is either one of the pinned Debian kernels (KERNELS below,
-fetched with apt-get download and cached) or the user's own: --kernel
-(vmlinux or bzImage) plus, optionally, --modules (a tree written by
-``make modules_install``: either its INSTALL_MOD_PATH or the
-lib/modules/VERSION directory itself).
+fetched with apt-get download and cached) or any other (kernels.py: Debian
+versions on demand, .deb files, build trees, an image with a modules tree).
 
 The initramfs is built per run, in pure Python (newc cpio): busybox-static,
 the modules the scenario lists together with their dependencies (resolved
@@ -19,9 +17,9 @@ import gzip
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from . import debfetch
 
@@ -32,6 +30,7 @@ class GuestError(Exception):
 
 @dataclass
 class KernelSpec:
+    """A pinned Debian kernel package."""
     name: str
     arch: str            # Debian architecture: ppc64el / amd64
     package: str         # pins key suffix: NAME:ARCH
@@ -57,7 +56,9 @@ KERNELS = {
         "Debian bookworm 6.1.176 amd64 (no ITESID-based ITE handling)"),
 }
 
-BUSYBOX = {"ppc64el": "busybox-static:ppc64el", "amd64": "busybox-static:amd64"}
+BUSYBOX = {
+    "ppc64el": "busybox-static:ppc64el",
+    "amd64": "busybox-static:amd64"}
 
 
 @dataclass
@@ -68,6 +69,7 @@ class GuestKernel:
     image: Path
     modules: Optional[Path]       # .../lib/modules/VERSION
     description: str = ""
+    facts: Any = None             # kernels.KernelFacts
 
 
 def _pin(pins, key):
@@ -78,8 +80,10 @@ def _pin(pins, key):
 
 
 def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
+    """A pinned Debian kernel, downloaded, verified and extracted once."""
     if name not in KERNELS:
-        raise GuestError(f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
+        raise GuestError(
+            f"unknown kernel '{name}' (known: {', '.join(KERNELS)})")
     spec = KERNELS[name]
     pins = debfetch.read_pins(repo)
     pkg, arch = spec.package.rsplit(":", 1)
@@ -88,40 +92,34 @@ def fetch_debian_kernel(name: str, repo: Path) -> GuestKernel:
     image = root / spec.image
     if not image.exists():
         raise GuestError(f"{deb.name} has no {spec.image}")
-    # bookworm packages use lib/modules, trixie's merged /usr uses usr/lib/modules
+    # bookworm packages use lib/modules, trixie's merged /usr uses
+    # usr/lib/modules
     mods = sorted(root.glob("lib/modules/*/modules.order")) + \
         sorted(root.glob("usr/lib/modules/*/modules.order"))
-    return GuestKernel(name, spec.arch, image, mods[0].parent if mods else None,
-                       spec.description)
-
-
-def user_kernel(image: Path, modules: Optional[Path], arch: str) -> GuestKernel:
-    if not image.is_file():
-        raise GuestError(f"--kernel {image}: no such file")
-    moddir = None
-    if modules:
-        if (modules / "modules.dep").exists():
-            moddir = modules
-        else:
-            cands = sorted((modules / "lib/modules").glob("*/modules.dep"))
-            if not cands:
-                raise GuestError(f"--modules {modules}: no modules.dep below it (run depmod, "
-                                 f"or give make modules_install's INSTALL_MOD_PATH)")
-            moddir = cands[-1].parent
-    return GuestKernel(f"user:{image.name}", arch, image, moddir, f"user kernel {image}")
+    return GuestKernel(
+        name,
+        spec.arch,
+        image,
+        mods[0].parent if mods else None,
+        spec.description)
 
 
 def fetch_busybox(arch: str, repo: Path) -> Path:
+    """busybox-static for a Debian architecture (pinned)."""
     pins = debfetch.read_pins(repo)
     key = BUSYBOX[arch]
     deb = debfetch.fetch_deb("busybox-static", arch, _pin(pins, key))
-    root = debfetch.extract_deb(deb, debfetch.cache_dir() / "guest" / f"busybox-static-{arch}")
-    bb = root / "bin/busybox"
-    if not bb.exists():
-        bb = root / "usr/bin/busybox"          # trixie: merged /usr
-    if not bb.exists():
+    root = debfetch.extract_deb(
+        deb,
+        debfetch.cache_dir() /
+        "guest" /
+        f"busybox-static-{arch}")
+    busybox = root / "bin/busybox"
+    if not busybox.exists():
+        busybox = root / "usr/bin/busybox"          # trixie: merged /usr
+    if not busybox.exists():
         raise GuestError(f"{deb.name} has no bin/busybox")
-    return bb
+    return busybox
 
 
 # --------------------------------------------------------------- modules
@@ -135,28 +133,37 @@ def _modname(path: str) -> str:
 
 def _modinfo_depends(data: bytes):
     """The depends= list from a module's .modinfo (NUL-separated key=value)."""
-    m = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
-    if not m or not m.group(1):
+    match = re.search(rb"(?:^|\0)depends=([^\0]*)\0", data)
+    if not match or not match.group(1):
         return []
-    return [d.decode() for d in m.group(1).split(b",") if d]
+    return [d.decode() for d in match.group(1).split(b",") if d]
 
 
-def resolve_modules(moddir: Optional[Path], names: List[str]):
+def resolve_modules(
+        moddir: Optional[Path],
+        names: List[str],
+        builtin_files=()):
     """Return (load-ordered list of module paths, names that are built in).
 
     Dependencies come from each module's own .modinfo "depends=" field, so
     no modules.dep (and no depmod) is needed: Debian's packages ship none.
+    Built-in modules are read from modules.builtin in `moddir` or any of
+    `builtin_files` (Debian ships it in the image package, not beside the
+    modules).
     """
     if not names:
         return [], []
     if moddir is None:
-        raise GuestError(f"the scenario needs modules {names} but the kernel has no modules tree"
-                         f" (give --modules)")
-    byname = {_modname(str(p)): p for p in moddir.rglob("*.ko*") if _KO.search(p.name)}
+        raise GuestError(
+            f"the scenario needs modules {names} but the kernel has no "
+            f"modules tree"
+            f" (give --modules)")
+    byname = {_modname(str(p)): p for p in moddir.rglob(
+        "*.ko*") if _KO.search(p.name)}
     builtin = set()
-    bi = moddir / "modules.builtin"
-    if bi.exists():
-        builtin = {_modname(l) for l in bi.read_text().split()}
+    for bfile in [moddir / "modules.builtin"] + list(builtin_files):
+        if bfile.exists():
+            builtin |= {_modname(w) for w in bfile.read_text().split()}
     order, seen, inbuilt = [], set(), []
 
     def visit(key, chain):
@@ -168,58 +175,67 @@ def resolve_modules(moddir: Optional[Path], names: List[str]):
                     inbuilt.append(key)
                 return
             via = f" (needed by {chain[-1]})" if chain else ""
-            raise GuestError(f"module '{key}'{via} is neither in {moddir} nor built in")
+            raise GuestError(
+                f"module '{key}'{via} is neither in {moddir} nor built in")
         seen.add(key)
-        for d in _modinfo_depends(read_module(byname[key])):
-            visit(d.replace("-", "_"), chain + [key])
+        for dep in _modinfo_depends(read_module(byname[key])):
+            visit(dep.replace("-", "_"), chain + [key])
         order.append(byname[key])
 
-    for n in names:
-        visit(n.replace("-", "_"), [])
+    for mod in names:
+        visit(mod.replace("-", "_"), [])
     return order, inbuilt
 
 
 def read_module(path: Path) -> bytes:
+    """A module file's contents, decompressed."""
     data = path.read_bytes()
     if path.name.endswith(".xz"):
         return lzma.decompress(data)
     if path.name.endswith(".gz"):
         return gzip.decompress(data)
     if path.name.endswith(".zst"):
-        raise GuestError(f"{path.name}: zstd-compressed modules are not supported; "
-                         f"install them uncompressed (INSTALL_MOD_STRIP, no MODULE_COMPRESS)")
+        raise GuestError(
+            f"{path.name}: zstd-compressed modules are not supported; "
+            f"install them uncompressed (INSTALL_MOD_STRIP, no "
+            f"MODULE_COMPRESS)")
     return data
 
 
 # --------------------------------------------------------------- cpio
 
 class Newc:
-    """Minimal writer for the newc ("070701") cpio format the kernel unpacks."""
+    """Minimal writer for the newc ("070701") cpio format the kernel
+    unpacks."""
 
     def __init__(self):
         self.out = bytearray()
         self.ino = 1
 
     def _entry(self, name: str, mode: int, data: bytes = b""):
-        nb = name.encode() + b"\0"
+        name_b = name.encode() + b"\0"
         hdr = "070701" + "".join(f"{v:08x}" for v in (
-            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(nb), 0))
+            self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name_b), 0))
         self.ino += 1
-        self.out += hdr.encode() + nb
+        self.out += hdr.encode() + name_b
         self.out += b"\0" * (-len(self.out) % 4)
         self.out += data
         self.out += b"\0" * (-len(self.out) % 4)
 
     def dir(self, name):
+        """A directory entry."""
         self._entry(name, stat.S_IFDIR | 0o755)
 
     def file(self, name, data: bytes, mode=0o644):
+        """A regular file."""
         self._entry(name, stat.S_IFREG | mode, data)
 
     def symlink(self, name, target: str):
+        """A symbolic link."""
         self._entry(name, stat.S_IFLNK | 0o777, target.encode())
 
     def finish(self) -> bytes:
+        """The archive, with its trailer, padded to 512 bytes."""
         self._entry("TRAILER!!!", 0)
         self.out += b"\0" * (-len(self.out) % 512)
         return bytes(self.out)
@@ -235,6 +251,8 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 echo "plugfault-init: kernel $(uname -r) on $(uname -m)"
+# where the kernel runs (KASLR): the runner symbolizes vCPU PCs with it
+echo "plugfault-init: kallsyms $(grep -m1 ' _text$' /proc/kallsyms)"
 fail=0
 for m in $(cat /etc/plugfault/modules); do
     if insmod /lib/modules/plugfault/$m; then
@@ -249,27 +267,60 @@ for s in /etc/plugfault/setup.d/*; do [ -f "$s" ] && . "$s"; done
 # commands as soon as it sees the ready line.
 stty -echo 2>/dev/null
 export PS1='' PS2=''
-if [ $fail = 0 ]; then echo "plugfault-init: ready"; else echo "plugfault-init: modules failed"; fi
+if [ $fail = 0 ]; then echo "plugfault-init: ready"
+else echo "plugfault-init: modules failed"; fi
 exec setsid cttyhack sh
 """
 
 
-def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
-                    setup_scripts: Optional[dict] = None, extra_initrd: Optional[Path] = None,
-                    files: Optional[dict] = None) -> bytes:
-    paths, builtin = resolve_modules(kernel.modules, modules)
+def builtin_candidates(image: Path) -> List[Path]:
+    """Where modules.builtin may be besides the modules directory: next to
+    the image, or in the tree the image package was extracted to (Debian
+    ships it in linux-image-* / linux-base-*, not in linux-modules-*)."""
+    out = [image.parent / "modules.builtin"]
+    for root in (image.parent, image.parent.parent):
+        for pat in ("lib/modules/*/modules.builtin",
+                    "usr/lib/modules/*/modules.builtin"):
+            out += sorted(root.glob(pat))
+    return out
+
+
+def build_initramfs(
+        kernel: GuestKernel,
+        busybox: Path,
+        modules: List[str],
+        setup_scripts: Optional[dict] = None,
+        extra_initrd: Optional[Path] = None,
+        files: Optional[dict] = None) -> bytes:
+    """The run's initramfs: busybox, our /init, the modules, setup
+    scripts, extra files, and the user's --initrd appended."""
+    # pylint: disable=too-many-locals
+    paths, builtin = resolve_modules(kernel.modules, modules,
+                                     builtin_candidates(kernel.image))
     c = Newc()
-    made = {"bin", "sbin", "dev", "proc", "sys", "tmp", "run", "etc", "etc/plugfault",
-            "etc/plugfault/setup.d", "lib", "lib/modules", "lib/modules/plugfault"}
-    for d in sorted(made):
-        c.dir(d)
+    made = {
+        "bin",
+        "sbin",
+        "dev",
+        "proc",
+        "sys",
+        "tmp",
+        "run",
+        "etc",
+        "etc/plugfault",
+        "etc/plugfault/setup.d",
+        "lib",
+        "lib/modules",
+        "lib/modules/plugfault"}
+    for dname in sorted(made):
+        c.dir(dname)
     c.file("bin/busybox", busybox.read_bytes(), 0o755)
     c.file("init", INIT.encode(), 0o755)
     names = []
-    for i, p in enumerate(paths):
-        n = f"{i:02d}-{_KO.sub('', p.name)}.ko"
-        c.file(f"lib/modules/plugfault/{n}", read_module(p))
-        names.append(n)
+    for i, mpath in enumerate(paths):
+        mname = f"{i:02d}-{_KO.sub('', mpath.name)}.ko"
+        c.file(f"lib/modules/plugfault/{mname}", read_module(mpath))
+        names.append(mname)
     c.file("etc/plugfault/modules", ("\n".join(names) + "\n").encode())
     c.file("etc/plugfault/builtin", ("\n".join(builtin) + "\n").encode())
     for i, (name, text) in enumerate(sorted((setup_scripts or {}).items())):
@@ -277,10 +328,10 @@ def build_initramfs(kernel: GuestKernel, busybox: Path, modules: List[str],
     for name, data in sorted((files or {}).items()):
         parts = name.split("/")[:-1]
         for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d not in made:
-                c.dir(d)
-                made.add(d)
+            dname = "/".join(parts[:i])
+            if dname not in made:
+                c.dir(dname)
+                made.add(dname)
         c.file(name, data, 0o755)
     img = c.finish()
     if extra_initrd:

@@ -1,548 +1,390 @@
 """Run one scenario: boot the guest on QEMU, drive it, decide a verdict.
 
-QEMU's console (the machine's first serial port) is a stdio chardev on a pipe;
-a reader thread copies it to console.log and into a buffer that steps search
-with bounded waits.  QMP goes through the base's own client library
-(python/qemu/qmp), and every command, reply and event is written to qmp.log.
-Guest commands run in the initramfs shell on the console: each is wrapped in
-unique begin/end markers, so its output and exit status are exact.
+The pieces, one job each: machine.py (the QEMU process, on the base's
+QEMUMachine, and QMP logging), console.py (the console buffer and the
+shell protocol), steps.py (step dispatch and health checks), soak.py (RSS
+and console counts), stuck.py (where the vCPUs are on a hang), kernels.py
+and facts.py (which kernel, and what the scenario expects of it).  This
+module ties them together: run directory, kernel and expectation, guest
+image, the run itself, signals, and the verdict.
 """
 
-import base64
-import binascii
 import json
 import os
-import re
-import shlex
 import signal
-import subprocess
-import sys
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from types import FrameType
+from typing import Any, Callable, Dict, IO, List, Optional, Tuple
 
+from . import facts as factsmod
 from . import guest as guestmod
-from . import testmod
-from .scenario import Scenario, ScenarioError, Step, substitute
+from . import kernels, testmod
+from .console import Console
+from .kernels import CannotTest
+from .machine import Machine, MachineError
+from .scenario import Scenario, ScenarioError
+from .soak import Soak
+from .steps import Ready, StepFailed, Steps
 
-PASS, FAIL, SETUP = 0, 1, 2
-VERDICT_NAMES = {PASS: "PASS", FAIL: "FAIL", SETUP: "ERROR"}
-
-
-class StepFailed(Exception):
-    """A scenario expectation was not met (verdict FAIL)."""
+PASS, FAIL, SKIP, ERROR, INTERRUPTED = "PASS", "FAIL", "SKIP", "ERROR", \
+    "INTERRUPTED"
+EXIT = {PASS: 0, FAIL: 1, SKIP: 125, ERROR: 125, INTERRUPTED: 125}
+ARCH = {"ppc64": "ppc64el", "x86_64": "amd64"}
 
 
 class SetupFailed(Exception):
-    """The run could not be set up or the harness broke (verdict ERROR)."""
+    """The run could not be set up or the harness broke (ERROR)."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT/SIGHUP: stop QEMU, keep artifacts, exit 125."""
 
 
 @dataclass
 class Options:
+    """How to run (command-line options)."""
+    # pylint: disable=too-many-instance-attributes
     repo: Path
     qemu: Optional[Path] = None          # override the QEMU binary
-    kernel: Optional[Path] = None        # user kernel image
+    kernel: Optional[str] = None         # kernel spec (kernels.resolve)
     modules: Optional[Path] = None       # user modules tree
     initrd: Optional[Path] = None        # appended initramfs
     artifacts: Optional[Path] = None     # base dir for run directories
+    rundir: Optional[Path] = None        # exact run directory (matrix)
     until_ready: bool = False            # stop after the first console step
     quiet: bool = False
-    extra_qemu: tuple = ()
+    extra_qemu: Tuple[str, ...] = ()
+    facts: Dict[str, bool] = field(default_factory=dict)  # --fact overrides
+    interactive: Optional[Callable[["Run"], None]] = None  # plugfault boot
 
 
-class Console:
-    def __init__(self, stream, logpath: Path):
-        self.buf = ""
-        self.cond = threading.Condition()
-        self.closed = False
-        self.log = open(logpath, "w", buffering=1, errors="replace")
-        self.t = threading.Thread(target=self._reader, args=(stream,), daemon=True)
-        self.t.start()
+@dataclass
+class Result:
+    """A run's verdict, as the reports read it."""
+    # pylint: disable=too-many-instance-attributes
+    scenario: str
+    kernel: str
+    verdict: str
+    reason: str
+    elapsed: float
+    rundir: Optional[Path]
+    steps: List[Dict[str, Any]] = field(default_factory=list)
+    failed_step: str = ""
+    outcome: str = ""
 
-    def _reader(self, stream):
-        while True:
-            chunk = stream.read1(4096) if hasattr(stream, "read1") else stream.read(4096)
-            if not chunk:
-                break
-            text = chunk.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "")
-            self.log.write(text)
-            with self.cond:
-                self.buf += text
-                self.cond.notify_all()
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
+    @property
+    def code(self) -> int:
+        """The exit status for this verdict."""
+        return EXIT[self.verdict]
 
-    def wait(self, rx: str, start: int, timeout: float, flags=re.M):
-        """Search the console from `start`; return the match or None on timeout/EOF."""
-        pat = re.compile(rx, flags)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                m = pat.search(self.buf, start)
-                if m:
-                    return m
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
-                    return None
-                self.cond.wait(min(left, 1.0))
+    def to_json(self) -> Dict[str, Any]:
+        """For verdict.json."""
+        data = dict(self.__dict__)
+        data["rundir"] = str(self.rundir) if self.rundir else None
+        return data
 
-    # A kernel console message: printk's "[ seconds.micros] text" or OPAL's
-    # "[ seconds.nanos,level] text".  It is always a whole line, but the
-    # kernel may splice it into the middle of a line the shell is writing.
-    KMSG = re.compile(r"\[\s*\d+\.\d+(?:,\d)?\] [^\n]*\n")
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Result":
+        """From verdict.json."""
+        data = dict(data)
+        data["rundir"] = Path(data["rundir"]) if data.get("rundir") else None
+        return cls(**data)
 
-    def shell_view(self, start: int):
-        """The console from `start` with kernel messages cut out (which also
-        re-joins any shell line they split), and a function mapping positions
-        in that view back to positions in the console."""
-        raw = self.buf[start:]
-        pieces, cuts, pos, removed = [], [], 0, 0
-        for m in self.KMSG.finditer(raw):
-            pieces.append(raw[pos:m.start()])
-            cuts.append((m.start() - removed, removed + m.end() - m.start()))
-            removed += m.end() - m.start()
-            pos = m.end()
-        pieces.append(raw[pos:])
 
-        def to_raw(cpos):
-            extra = 0
-            for cstart, total in cuts:
-                if cstart > cpos:
-                    break
-                extra = total
-            return start + cpos + extra
-        return "".join(pieces), to_raw
-
-    def wait_shell(self, rx: str, start: int, timeout: float):
-        """Like wait(), on the shell view; returns (match, to_raw) or (None, None)."""
-        pat = re.compile(rx, re.M)
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                view, to_raw = self.shell_view(start)
-                m = pat.search(view)
-                if m:
-                    return m, to_raw
-                left = deadline - time.monotonic()
-                if left <= 0 or self.closed:
-                    return None, None
-                self.cond.wait(min(left, 1.0))
-
-    def close(self):
-        self.log.close()
+def exit_code(results: List[Result]) -> int:
+    """0 all passed, 1 any failed, else 125 (cannot test)."""
+    codes = {r.code for r in results}
+    if 1 in codes:
+        return 1
+    return 125 if 125 in codes else 0
 
 
 class Run:
-    def __init__(self, sc: Scenario, opts: Options):
-        self.sc = sc
+    """One scenario on one kernel."""
+
+    # pylint: disable=too-many-instance-attributes
+
+    def __init__(self, scen: Scenario, opts: Options):
+        self.scen = scen
         self.opts = opts
-        self.seq = 0
-        self.cursor = 0              # console position after the last console step
-        self.events: List[dict] = []
-        self.event_cursor = 0
-        self.proc = None
-        self.qmp = None
-        self.steplog = None
-        self.t0 = time.monotonic()
-        self.deadline = self.t0 + sc.timeout
-        self.variables = {}
+        self.t_start = time.monotonic()
+        self.deadline = self.t_start + scen.timeout
+        self.rundir = Path()
+        self.steplog: Optional[IO[str]] = None
+        self.machine: Optional[Machine] = None
+        self.console: Optional[Console] = None
+        self.steps: Optional[Steps] = None
+        self.kernel: Optional[guestmod.GuestKernel] = None
+        self.outcome = ""
+        self.because = ""
+        self.kernel_name = opts.kernel or scen.kernel
 
     # ------------------------------------------------------------ helpers
-    def say(self, msg):
-        line = f"[{time.monotonic() - self.t0:7.2f}s] {msg}"
-        if self.steplog:
+    def say(self, msg: str) -> None:
+        """A line in steps.log (and on stdout unless quiet)."""
+        line = f"[{time.monotonic() - self.t_start:7.2f}s] {msg}"
+        if self.steplog and not self.steplog.closed:
             self.steplog.write(line + "\n")
             self.steplog.flush()
         if not self.opts.quiet:
             print(line, flush=True)
 
-    def qmplog(self, direction, obj):
-        self.qmpf.write(json.dumps({"t": round(time.monotonic() - self.t0, 3),
-                                    direction: obj}, default=str) + "\n")
-        self.qmpf.flush()
-
-    def bounded(self, timeout):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise StepFailed(f"scenario time limit ({self.sc.timeout:.0f}s) exceeded")
-        return min(timeout, left)
-
-    def check_health(self):
-        for rx in self.sc.fail_patterns:
-            m = re.search(rx, self.console.buf)
-            if m:
-                line = self.console.buf[self.console.buf.rfind("\n", 0, m.start()) + 1:]
-                line = line.split("\n", 1)[0]
-                raise StepFailed(f"guest console matched fail pattern {rx!r}: {line.strip()}")
-        if self.proc.poll() is not None:
-            raise StepFailed(f"QEMU exited with status {self.proc.returncode}: "
-                             f"{self.stderr_tail()}")
-
-    def stderr_tail(self):
-        try:
-            lines = (self.rundir / "qemu-stderr.log").read_text().strip().splitlines()
-            return lines[-1] if lines else "(no stderr)"
-        except OSError:
-            return "(no stderr)"
-
-    def pump_events(self, wait: float = 0.0):
-        import asyncio
-        try:
-            ev = self.qmp.pull_event(wait=wait) if wait else self.qmp.pull_event()
-        except asyncio.TimeoutError:
-            ev = None
-        while ev is not None:
-            self.events.append(ev)
-            self.qmplog("event", ev)
-            ev = self.qmp.pull_event()
-
-    # ------------------------------------------------------------ setup
-    def qemu_binary(self):
+    def qemu_binary(self) -> Path:
+        """The QEMU binary for the scenario's arch."""
         if self.opts.qemu:
             return self.opts.qemu
-        b = self.opts.repo / "build" / f"qemu-system-{self.sc.arch}"
-        if not b.exists():
-            raise SetupFailed(f"{b} is not built (run make)")
-        return b
+        binary = self.opts.repo / "build" / f"qemu-system-{self.scen.arch}"
+        if not binary.exists():
+            raise SetupFailed(f"{binary} is not built (run make)")
+        return binary
 
-    def build_guest(self):
-        arch = {"ppc64": "ppc64el", "x86_64": "amd64"}[self.sc.arch]
+    # ------------------------------------------------------------ kernel
+    def resolve_kernel(self) -> guestmod.GuestKernel:
+        """The kernel to boot, with its facts."""
+        arch = ARCH[self.scen.arch]
+        spec = self.opts.kernel or self.scen.kernel
+        want = kernels.kernel_arch(spec)
+        if want and want != arch:
+            raise CannotTest(f"cannot test: kernel {spec} is {want}, the "
+                             f"scenario needs {arch}")
         try:
-            if self.opts.kernel:
-                k = guestmod.user_kernel(self.opts.kernel, self.opts.modules, arch)
-            else:
-                k = guestmod.fetch_debian_kernel(self.sc.kernel, self.opts.repo)
-            if k.arch != arch:
-                raise SetupFailed(f"kernel {k.name} is {k.arch}, scenario needs {arch}")
-            bb = guestmod.fetch_busybox(arch, self.opts.repo)
+            k = kernels.resolve(spec, arch, self.opts.repo, self.opts.modules)
+        except guestmod.GuestError as exc:
+            raise SetupFailed(str(exc)) from exc
+        self.kernel_name = k.name
+        if k.arch != arch:
+            raise CannotTest(f"cannot test: kernel {k.name} is {k.arch}, "
+                             f"scenario needs {arch}")
+        return k
+
+    def expectation(self, k: guestmod.GuestKernel) -> None:
+        """Check `requires`; choose the expected outcome."""
+        evaluator = factsmod.Evaluator(k.facts, self.scen.facts,
+                                       self.opts.facts)
+        self.say(f"kernel facts: {k.facts.summary()}")
+        for expr in self.scen.requires:
+            try:
+                holds = evaluator.eval(expr)
+            except factsmod.Unknown as exc:
+                self.say(f"requirement {expr!r} not checked: {exc}")
+                continue
+            if not holds:
+                raise CannotTest(
+                    "cannot test: "
+                    f"{factsmod.describe_missing(expr, evaluator)}")
+        for exp in self.scen.expect:
+            try:
+                hit = evaluator.eval(exp.when)
+            except factsmod.Unknown as exc:
+                raise CannotTest(f"cannot test: the expected outcome depends "
+                                 f"on {exp.when!r}: {exc} (give --fact)"
+                                 ) from exc
+            if hit:
+                self.outcome, self.because = exp.outcome, exp.because
+                self.say(f"expected outcome: {exp.outcome}"
+                         + (f" ({exp.because})" if exp.because else ""))
+                return
+        if self.scen.expect:
+            raise CannotTest("cannot test: no [[expect]] matches this kernel")
+
+    def build_guest(self, k: guestmod.GuestKernel) -> Path:
+        """The run's initramfs."""
+        arch = ARCH[self.scen.arch]
+        try:
+            busybox = guestmod.fetch_busybox(arch, self.opts.repo)
             files = {}
-            for m in self.sc.test_modules:
-                if self.opts.kernel:
-                    raise SetupFailed(f"test module {m} is built for {self.sc.kernel}, "
-                                      f"not for --kernel")
-                files[f"lib/modules/plugfault-test/{m}.ko"] = \
-                    testmod.build(m, self.sc.kernel, self.opts.repo)
-            img = guestmod.build_initramfs(k, bb, self.sc.modules, self.sc.setup,
-                                           self.opts.initrd, files=files)
-        except guestmod.GuestError as e:
-            raise SetupFailed(str(e))
-        except testmod.TestModError as e:
-            raise SetupFailed(str(e))
+            for mod in self.scen.test_modules:
+                if self.opts.kernel and self.opts.kernel != self.scen.kernel:
+                    raise CannotTest(f"cannot test: test module {mod} is "
+                                     f"built "
+                                     f"for {self.scen.kernel} only")
+                files[f"lib/modules/plugfault-test/{mod}.ko"] = \
+                    testmod.build(mod, self.scen.kernel, self.opts.repo)
+            img = guestmod.build_initramfs(k, busybox, self.scen.modules,
+                                           self.scen.setup, self.opts.initrd,
+                                           files=files)
+        except guestmod.GuestError as exc:
+            if "neither in" in str(exc) or "no modules tree" in str(exc):
+                raise CannotTest(f"cannot test: {exc}") from exc
+            raise SetupFailed(str(exc)) from exc
+        except testmod.TestModError as exc:
+            raise SetupFailed(str(exc)) from exc
         initrd = self.rundir / "initramfs.cpio"
         initrd.write_bytes(img)
-        self.say(f"guest: {k.description}; initramfs {len(img) // 1024} KiB, "
-                 f"modules {', '.join(self.sc.modules) or 'none'}")
-        return k, initrd
+        self.say(f"guest: {k.description}; initramfs {len(img) // 1024} "
+                 f"KiB, modules {', '.join(self.scen.modules) or 'none'}")
+        return initrd
 
-    def start(self):
-        from qemu.qmp.legacy import QEMUMonitorProtocol
-        kernel, initrd = self.build_guest()
-        qsock = self.rundir / "qmp.sock"
-        if qsock.exists():
-            qsock.unlink()
-        self.qmp = QEMUMonitorProtocol(str(qsock), server=True)
-        args = [str(self.qemu_binary()), "-M", self.sc.machine, "-display", "none",
-                "-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0",
-                "-chardev", f"socket,id=qmp0,path={qsock}",
-                "-mon", "chardev=qmp0,mode=control",
-                "-kernel", str(kernel.image), "-initrd", str(initrd),
-                "-append", self.sc.append] + self.sc.qemu + list(self.opts.extra_qemu)
-        (self.rundir / "qemu-cmdline.txt").write_text(shlex.join(args) + "\n")
-        self.say(f"qemu: {shlex.join(args[:3])} ... (full line in qemu-cmdline.txt)")
-        self.stderr = open(self.rundir / "qemu-stderr.log", "w")
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, start_new_session=True)
-        self.console = Console(self.proc.stdout, self.rundir / "console.log")
+    # ------------------------------------------------------------ process
+    def start(self) -> None:
+        """Kernel, expectation, image, QEMU."""
+        k = self.resolve_kernel()
+        self.kernel = k
+        self.expectation(k)
+        initrd = self.build_guest(k)
+        args = ["-M", self.scen.machine, "-kernel", str(k.image),
+                "-initrd", str(initrd), "-append", self.scen.append] + \
+            self.scen.qemu + list(self.opts.extra_qemu)
+        user = self.rundir / "qmp-user.sock" if self.opts.interactive \
+            else None
+        self.machine = Machine(self.qemu_binary(), args, self.rundir,
+                               self.t_start, extra_monitor=user)
         try:
-            greeting = self.qmp.accept(timeout=30.0)
-        except Exception as e:  # noqa: BLE001 -- any failure here is a setup error
-            self.proc.poll()
-            raise SetupFailed(f"QEMU did not connect to QMP ({type(e).__name__}); "
-                              f"stderr: {self.stderr_tail()}")
-        self.qmplog("greeting", greeting)
+            self.machine.start()
+        except MachineError as exc:
+            raise SetupFailed(str(exc)) from exc
+        full = self.machine.full_args()
+        (self.rundir / "qemu-cmdline.txt").write_text(
+            " ".join(_quote(a) for a in full) + "\n")
+        self.say(f"qemu: {' '.join(full[:1])} -M {self.scen.machine} ... "
+                 f"(full line in qemu-cmdline.txt)")
+        self.console = Console(self.machine.console_socket,
+                               self.rundir / "console.log")
 
-    def stop(self):
-        if self.qmp and self.proc and self.proc.poll() is None:
-            try:
-                self.qmplog("cmd", {"execute": "quit"})
-                self.qmp.cmd("quit")
-            except Exception:  # noqa: BLE001 -- QEMU may already be gone
-                pass
-        if self.proc:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if self.qmp:
-            try:
-                self.qmp.close()
-            except Exception:  # noqa: BLE001
-                pass
-        if getattr(self, "console", None):
-            self.console.t.join(timeout=5)
+    def stop(self) -> None:
+        """Stop QEMU (gracefully, bounded) and close the logs."""
+        if self.machine is not None:
+            self.machine.stop(timeout=10)
+        if self.console is not None:
             self.console.close()
+        if self.machine is not None:
+            self.machine.close_log()
 
-    # ------------------------------------------------------------ steps
-    def do_console(self, st: Step):
-        rx = substitute(st.value, self.variables)
-        m = self.console.wait(rx, self.cursor, self.bounded(st.timeout))
-        if not m:
-            self.check_health()
-            raise StepFailed(f"console did not show /{rx}/ within {st.timeout:.0f}s")
-        self.cursor = m.end()
-        return m.group(0).strip()
-
-    def guest_exec(self, cmd: str, timeout: float, hang: bool = False):
-        self.seq += 1
-        n = self.seq
-        # The command runs in a subshell with its output captured, then
-        # replayed base64-encoded with a per-line prefix.  Kernel messages
-        # share the console and may land in the middle of a replayed line;
-        # they are cut out of the shell's view (Console.shell_view), which
-        # base64 makes unambiguous: command output can look like dmesg,
-        # base64 cannot.  Separate lines, not ';': a command may end in '&'.
-        # The markers are assembled by the shell ("@@pf-""begin"), so an
-        # echoed input line can never be mistaken for them.
-        line = (f"echo \"@@pf-\"\"begin-{n}@@\"\n( {cmd}\n) > /tmp/.pf-out 2>&1\n"
-                f"pf_rc=$?; base64 /tmp/.pf-out | sed 's/^/@@o /'; "
-                f"echo \"@@pf-\"\"rc-$pf_rc-{n}@@\"\n")
-        self.console.log.write(f"\n# plugfault> {cmd}\n")
+    # ------------------------------------------------------------ run
+    def body(self) -> str:
+        """Start, run the steps, settle, report; the PASS reason."""
+        self.start()
+        assert self.machine and self.console
+        soak = Soak(self.scen.report, self.rundir)
+        machine = self.machine
+        self.steps = Steps(
+            self.scen, machine, self.console, self.say, self.deadline,
+            {}, symbols=(self.kernel.facts.text_symbols()
+                         if self.kernel else None),
+            outcome=self.outcome or None,
+            on_cycle=lambda c: soak.sample(c, machine.qemu_pid()),
+            until_ready=self.opts.until_ready or bool(self.opts.interactive))
         try:
-            self.proc.stdin.write(line.encode())
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            raise StepFailed("QEMU's console is closed")
-        begin, to_raw = self.console.wait_shell(rf"@@pf-begin-{n}@@$", self.cursor,
-                                                self.bounded(timeout))
-        if not begin and hang:
-            # locked up so hard that the shell does not even start the
-            # command: it certainly did not finish.  Later console steps
-            # look at what the console shows from now on.
-            self.check_health()
-            self.cursor = len(self.console.buf)
-            return None, ""
-        if not begin:
-            self.check_health()
-            raise StepFailed(f"guest shell did not start '{cmd}' within {timeout:.0f}s")
-        body = to_raw(begin.end())
-        end, to_raw = self.console.wait_shell(rf"^(.*?)@@pf-rc-(\d+)-{n}@@$", body,
-                                              self.bounded(timeout))
-        if hang:
-            if end:
-                raise StepFailed(f"guest command '{cmd}' finished (rc {end.group(2)}) "
-                                 f"but was expected to hang")
-            self.cursor = len(self.console.buf)
-            return None, ""
-        if not end:
-            self.check_health()
-            raise StepFailed(f"guest command '{cmd}' did not finish within {timeout:.0f}s")
-        view, _ = self.console.shell_view(body)
-        text = view[:end.start()] + end.group(1)
-        b64 = "".join(l[4:].strip() for l in text.split("\n") if l.startswith("@@o "))
-        try:
-            output = base64.b64decode(b64, validate=True).decode("utf-8", "replace")
-        except binascii.Error:
-            raise StepFailed(f"guest command '{cmd}': its replayed output is garbled")
-        self.cursor = to_raw(end.end())
-        return int(end.group(2)), output.rstrip("\n")
-
-    def do_guest(self, st: Step):
-        cmd = substitute(st.value, self.variables)
-        rc, out = self.guest_exec(cmd, st.timeout, st.hang)
-        if st.hang:
-            return f"no answer within {st.timeout:.0f}s, as expected"
-        short = out.strip().splitlines()[-1][:100] if out.strip() else ""
-        if rc != st.rc:
-            raise StepFailed(f"guest '{cmd}' exited {rc}, expected {st.rc}"
-                             + (f": {short}" if short else ""))
-        if st.output is not None and not re.search(substitute(st.output, self.variables), out, re.M):
-            raise StepFailed(f"guest '{cmd}' output does not match /{st.output}/: "
-                             f"{out.strip()[:200]!r}")
-        if st.not_output is not None and re.search(substitute(st.not_output, self.variables),
-                                                   out, re.M):
-            raise StepFailed(f"guest '{cmd}' output matches /{st.not_output}/: "
-                             f"{out.strip()[:200]!r}")
-        return f"rc={rc}" + (f" {short}" if short else "")
-
-    def do_qmp(self, st: Step):
-        from qemu.qmp import ExecuteError
-        name = substitute(st.value, self.variables)
-        args = substitute(st.args, self.variables)
-        self.qmplog("cmd", {"execute": name, "arguments": args})
-        try:
-            ret = self.qmp.cmd(name, **args)
-        except ExecuteError as e:
-            desc = e.error.error.desc
-            self.qmplog("error", {"class": e.error_class, "desc": desc})
-            if st.error is not None and re.search(st.error, desc):
-                return f"error as expected: {desc}"
-            raise StepFailed(f"QMP {name} failed: {desc}")
-        self.qmplog("return", ret)
-        if st.error is not None:
-            raise StepFailed(f"QMP {name} succeeded, expected an error /{st.error}/")
-        want = substitute(st.expect, self.variables)
-        # an empty list is an expectation too ("returns nothing"); {} is none
-        if (want or isinstance(want, list)) and not _subset(want, ret):
-            raise StepFailed(f"QMP {name} returned {json.dumps(ret)[:200]}, "
-                             f"expected {json.dumps(want)}")
-        return json.dumps(ret)[:100]
-
-    def do_event(self, st: Step):
-        name = substitute(st.value, self.variables)
-        data = substitute(st.data, self.variables)
-        deadline = time.monotonic() + self.bounded(st.timeout)
-        while True:
-            for i in range(self.event_cursor, len(self.events)):
-                ev = self.events[i]
-                if ev.get("event") == name and _subset(data, ev.get("data", {})):
-                    self.event_cursor = i + 1
-                    return json.dumps(ev.get("data", {}))[:100]
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.check_health()
-                raise StepFailed(f"no QMP event {name} {json.dumps(data) if data else ''}"
-                                 f" within {st.timeout:.0f}s")
-            self.pump_events(wait=min(left, 0.5))
-            self.check_health()
-
-    def run_steps(self, steps, prefix=""):
-        for i, st in enumerate(steps, 1):
-            label = f"{prefix}{i}"
-            if st.kind == "repeat":
-                for c in range(1, st.value + 1):
-                    self.variables["cycle"] = c
-                    self.say(f"step {label}: repeat {c}/{st.value}")
-                    self.run_steps(st.steps, f"{label}.{c}.")
-                    self.sample_rss(c)
-                    if self.opts.until_ready:
-                        return
-                continue
-            if st.kind == "note":
-                self.say(f"step {label}: {substitute(st.value, self.variables)}")
-                continue
-            desc = st.name or f"{st.kind} {substitute(st.value, self.variables)}"
-            t = time.monotonic()
             try:
-                result = getattr(self, f"do_{st.kind}")(st)
-            except StepFailed as e:
-                raise StepFailed(f"step {label} ({desc}): {e}")
-            self.pump_events()
-            self.check_health()
-            self.say(f"step {label} ok ({time.monotonic() - t:.2f}s): {desc} -> {result}")
-            if self.opts.until_ready and st.kind == "console":
-                raise _Ready()
-
-    # ------------------------------------------------------------ soak report
-    def qemu_rss_kib(self):
-        try:
-            for line in open(f"/proc/{self.proc.pid}/status"):
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        except OSError:
-            pass
-        return None
-
-    BIG_MAPPING_KIB = 256 * 1024
-
-    def qemu_small_rss_kib(self):
-        """RSS outside mappings of 256 MiB or more (guest RAM, TCG code buffer):
-        QEMU's own heap and libraries, where a device-model leak would show."""
-        total, size, rss = 0, 0, 0
-        try:
-            for line in open(f"/proc/{self.proc.pid}/smaps"):
-                if line.startswith("Size:"):
-                    size = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                    if size < self.BIG_MAPPING_KIB:
-                        total += rss
-        except OSError:
-            return None
-        return total
-
-    def sample_rss(self, cycle):
-        if not self.sc.report.get("rss"):
-            return
-        kib, small = self.qemu_rss_kib(), self.qemu_small_rss_kib()
-        if kib is not None and small is not None:
-            self.rss.append((cycle, kib, small))
-            self.rssf.write(f"{cycle},{kib},{small}\n")
-            self.rssf.flush()
-
-    def soak_report(self):
-        """One line for the verdict, and an assertion on RSS growth."""
-        parts = []
-        rep = self.sc.report
-        if rep.get("rss") and self.rss:
-            warm = int(rep.get("warmup_cycles", 0))
-            first = next((r for r in self.rss if r[0] >= warm), self.rss[0])
-            last = self.rss[-1]
-            growth, small_growth = last[1] - first[1], last[2] - first[2]
-            parts.append(f"QEMU RSS {first[1]} -> {last[1]} KiB ({growth:+d} KiB), "
-                         f"outside guest RAM and the TCG code buffer {first[2]} -> {last[2]} "
-                         f"KiB ({small_growth:+d} KiB), cycles {first[0]}..{last[0]}")
-            limit = rep.get("rss_growth_max_kib")
-            if limit is not None and small_growth > limit:
-                raise StepFailed(f"{parts[-1]}: more than the {limit} KiB allowed")
-        for label, rx in rep.get("console_counts", {}).items():
-            n = len(re.findall(rx, self.console.buf, re.M))
-            parts.append(f"{n} {label}")
-        return "; ".join(parts)
-
-    def execute(self):
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        base = self.opts.artifacts or (self.opts.repo / "build" / "artifacts")
-        self.rundir = base / f"{self.sc.name}-{stamp}-{os.getpid()}"
-        self.rundir.mkdir(parents=True, exist_ok=True)
-        self.steplog = open(self.rundir / "steps.log", "w")
-        self.qmpf = open(self.rundir / "qmp.log", "w")
-        self.rss = []
-        self.rssf = open(self.rundir / "rss.csv", "w") if self.sc.report.get("rss") else None
-        verdict, reason = PASS, "all steps passed"
-        try:
-            self.say(f"scenario {self.sc.name}: {self.sc.description}")
-            self.say(f"artifacts: {self.rundir}")
-            self.start()
-            try:
-                self.run_steps(self.sc.steps)
-                report = self.soak_report()
-                if report:
-                    reason += f"; {report}"
-                    self.say(f"report: {report}")
-            except _Ready:
-                reason = "guest ready (--until-ready)"
-        except StepFailed as e:
-            verdict, reason = FAIL, str(e)
-        except (SetupFailed, ScenarioError) as e:
-            verdict, reason = SETUP, str(e)
+                self.steps.run(self.scen.steps)
+            except Ready:
+                if self.opts.interactive:
+                    self.opts.interactive(self)
+                    return "interactive session ended"
+                return "guest ready (--until-ready)"
+            self.steps.settle(self.scen.settle)
+            report = soak.verdict_line(self.console.buf)
         finally:
-            self.stop()
-        elapsed = time.monotonic() - self.t0
+            soak.close()
+        reason = "all steps passed"
+        if self.outcome:
+            reason = self.outcome + (f" (expected: {self.because})"
+                                     if self.because else "")
+            if self.steps.found:
+                reason += ": " + "; ".join(self.steps.found)
+        if report:
+            reason += f"; {report}"
+            self.say(f"report: {report}")
+        return reason
+
+    def execute(self) -> Result:
+        """The whole run, whatever happens; the Result."""
+        # pylint: disable=too-many-branches  # one branch per verdict
+        if self.opts.rundir:
+            self.rundir = self.opts.rundir
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            base = self.opts.artifacts or (self.opts.repo / "build" /
+                                           "artifacts")
+            self.rundir = base / f"{self.scen.name}-{stamp}-{os.getpid()}"
+        self.rundir.mkdir(parents=True, exist_ok=True)
+        verdict, reason = PASS, ""
+        old = _install_signals()
+        try:
+            # pylint: disable=consider-using-with  # closed below
+            self.steplog = open(self.rundir / "steps.log", "w",
+                                encoding="utf-8")
+            self.say(f"scenario {self.scen.name}: {self.scen.description}")
+            self.say(f"artifacts: {self.rundir}")
+            try:
+                reason = self.body()
+            except StepFailed as exc:
+                verdict, reason = FAIL, str(exc)
+                if self.outcome:
+                    reason = f"expected {self.outcome}" + (
+                        f" ({self.because})" if self.because else "") + \
+                        f", but {reason}"
+            except CannotTest as exc:
+                verdict, reason = SKIP, str(exc)
+            except (SetupFailed, ScenarioError, kernels.GuestError) as exc:
+                verdict, reason = ERROR, f"set-up error: {exc}"
+            except Interrupted as exc:
+                verdict, reason = INTERRUPTED, f"interrupted ({exc})"
+            finally:
+                try:
+                    self.stop()
+                except Interrupted:
+                    if self.machine:
+                        self.machine.kill_now()
+        except Interrupted as exc:
+            verdict, reason = INTERRUPTED, f"interrupted ({exc})"
+        finally:
+            _restore_signals(old)
+        return self.finish(verdict, reason)
+
+    def finish(self, verdict: str, reason: str) -> Result:
+        """Write verdict.txt / verdict.json; the Result."""
+        elapsed = time.monotonic() - self.t_start
+        log = self.steps.log if self.steps else []
+        failed = next((e["label"] for e in log if not e.get("ok")), "")
+        res = Result(self.scen.name, self.kernel_name, verdict, reason,
+                     round(elapsed, 2), self.rundir, steps=_plain(log),
+                     failed_step=failed, outcome=self.outcome)
         (self.rundir / "verdict.txt").write_text(
-            f"{VERDICT_NAMES[verdict]} {self.sc.name} {elapsed:.1f}s: {reason}\n")
-        self.steplog.close()
-        self.qmpf.close()
-        if self.rssf:
-            self.rssf.close()
-        return verdict, reason, elapsed, self.rundir
+            f"{verdict} {self.scen.name} {elapsed:.1f}s: {reason}\n")
+        (self.rundir / "verdict.json").write_text(
+            json.dumps(res.to_json(), indent=1) + "\n")
+        self.say(f"verdict: {verdict}: {reason}")
+        if self.steplog:
+            self.steplog.close()
+        return res
 
 
-class _Ready(Exception):
-    pass
+def _plain(log: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [{k: v for k, v in e.items() if k != "t"} for e in log]
 
 
-def _subset(want, have) -> bool:
-    """True when every key/value of `want` appears in `have` (recursively)."""
-    if isinstance(want, dict):
-        return isinstance(have, dict) and all(k in have and _subset(v, have[k])
-                                              for k, v in want.items())
-    if isinstance(want, list):
-        return isinstance(have, list) and len(want) == len(have) and \
-            all(_subset(a, b) for a, b in zip(want, have))
-    if isinstance(want, str) and isinstance(have, str) and want.startswith("re:"):
-        return re.search(want[3:], have) is not None
-    return want == have
+def _quote(arg: str) -> str:
+    return arg if arg and all(c.isalnum() or c in "-_=,./:+@%" for c in arg) \
+        else "'" + arg.replace("'", "'\\''") + "'"
+
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+_STOPPING: List[int] = []
+
+
+def _on_signal(signum: int, _frame: Optional[FrameType]) -> None:
+    # once: a CI engine's time-out may signal the runner and then its
+    # process group; the second must not interrupt the cleanup
+    if _STOPPING:
+        return
+    _STOPPING.append(signum)
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _install_signals() -> Dict[int, Any]:
+    _STOPPING.clear()
+    old = {}
+    for sig in _SIGNALS:
+        old[sig] = signal.getsignal(sig)
+        signal.signal(sig, _on_signal)
+    return old
+
+
+def _restore_signals(old: Dict[int, Any]) -> None:
+    for sig, handler in old.items():
+        signal.signal(sig, handler)

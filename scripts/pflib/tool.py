@@ -17,8 +17,9 @@ def cmd_firmware(args):
     """Link the firmware into the build's qemu-bundle data dir.
 
     QEMU binaries run from a build directory look for data files below
-    <builddir>/qemu-bundle/<datadir>, so the links make skiboot, SeaBIOS and
-    the iPXE ROMs available without -L.
+    <builddir>/qemu-bundle/<datadir>, so the links make skiboot, SLOF, SeaBIOS,
+    the VGA BIOSes, the iPXE ROMs and the other boards' firmware available
+    without -L.
     """
     root = debfetch.fetch_firmware(debfetch.read_pins(REPO))
     dest = Path(args.datadir)
@@ -26,8 +27,8 @@ def cmd_firmware(args):
     files = debfetch.firmware_paths(root)
     # Data files that ship in the base source but in no Debian firmware
     # package: the PowerNV machine's PNOR flash image (skiboot reads its
-    # NVRAM and resources from it).
-    for name in ("pnv-pnor.bin",):
+    # NVRAM and resources from it) and VOF's NVRAM image (pseries x-vof).
+    for name in ("pnv-pnor.bin", "vof-nvram.bin"):
         src = REPO / "build" / "tree" / "pc-bios" / name
         if src.exists():
             files[name] = src.resolve()

@@ -28,6 +28,8 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "standard-headers/linux/pci_regs.h"
 
 #define IOMMU_BASE      0xfed90000ull
 #define DMAR_GCMD       0x18
@@ -37,12 +39,17 @@
 #define GCMD_TE         (1u << 31)
 #define GCMD_SRTP       (1u << 30)
 
-#define ECAM            0xb0000000ull
-#define NIC_DEVFN       0x18            /* 00:03.0 */
-#define BAR4            0xfe000000ull   /* virtio modern BAR */
-#define COMMON          (BAR4 + 0x0)
-#define NOTIFY          (BAR4 + 0x3000)
+#define NIC_DEVFN       QPCI_DEVFN(3, 0)
+#define COMMON          0x0             /* in BAR 4, the virtio modern BAR */
+#define NOTIFY          0x3000
 #define NOTIFY_MULT     4
+
+/* virtio-net-pci at 00:03.0 through libqos */
+typedef struct Nic {
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+} Nic;
 
 /* guest-physical layout of the IOMMU tables */
 #define ROOT_TABLE      0x100000ull
@@ -63,9 +70,22 @@ typedef struct Layout {
     unsigned straddler;                 /* the used element across the pages */
 } Layout;
 
-static uint64_t ecam(unsigned devfn, unsigned off)
+static void nic_open(QTestState *qts, Nic *nic)
 {
-    return ECAM + ((uint64_t)devfn << 12) + off;
+    nic->bus = qpci_new_pc(qts, NULL);
+    nic->dev = qpci_device_find(nic->bus, NIC_DEVFN);
+    g_assert_nonnull(nic->dev);
+    g_assert_cmphex(qpci_config_readw(nic->dev, PCI_VENDOR_ID), ==, 0x1af4);
+    g_assert_cmphex(qpci_config_readw(nic->dev, PCI_DEVICE_ID), ==, 0x1041);
+    nic->bar = qpci_iomap(nic->dev, 4, NULL);
+    qpci_device_enable(nic->dev);       /* memory decode, bus master */
+}
+
+static void nic_close(Nic *nic)
+{
+    qpci_iounmap(nic->dev, nic->bar);
+    g_free(nic->dev);
+    qpci_free_pc(nic->bus);
 }
 
 static void map_page(QTestState *qts, uint64_t iova, uint64_t gpa)
@@ -101,38 +121,33 @@ static void iommu_setup(QTestState *qts)
     g_assert(qtest_readl(qts, IOMMU_BASE + DMAR_GSTS) & GCMD_TE);
 }
 
-static void nic_setup(QTestState *qts, const Layout *l)
+static void nic_setup(Nic *nic, const Layout *l)
 {
+    QPCIDevice *d = nic->dev;
+    QPCIBar b = nic->bar;
     uint32_t feat_hi;
 
-    qtest_outl(qts, 0xcf8, 0x80000060);             /* ECAM on, 256 buses */
-    qtest_outl(qts, 0xcfc, (uint32_t)ECAM | 1);
-    g_assert_cmphex(qtest_readl(qts, ecam(NIC_DEVFN, 0)), ==, 0x10411af4);
-    qtest_writel(qts, ecam(NIC_DEVFN, 0x20), (uint32_t)BAR4);
-    qtest_writel(qts, ecam(NIC_DEVFN, 0x24), 0);
-    qtest_writew(qts, ecam(NIC_DEVFN, 0x04), 0x0006);   /* MEM, bus master */
+    qpci_io_writeb(d, b, COMMON + 0x14, 0);                 /* reset */
+    qpci_io_writeb(d, b, COMMON + 0x14, 1 | 2);             /* ACK, DRIVER */
+    qpci_io_writel(d, b, COMMON + 0x00, 1);
+    feat_hi = qpci_io_readl(d, b, COMMON + 0x04);
+    g_assert(feat_hi & 1);                                  /* VERSION_1 */
+    g_assert(feat_hi & 2);                                  /* ACCESS_PLATFORM */
+    qpci_io_writel(d, b, COMMON + 0x08, 1);
+    qpci_io_writel(d, b, COMMON + 0x0c, 1 | 2);
+    qpci_io_writel(d, b, COMMON + 0x08, 0);
+    qpci_io_writel(d, b, COMMON + 0x0c, 0);
+    qpci_io_writeb(d, b, COMMON + 0x14, 1 | 2 | 8);         /* FEATURES_OK */
+    g_assert_cmphex(qpci_io_readb(d, b, COMMON + 0x14), ==, 1 | 2 | 8);
 
-    qtest_writeb(qts, COMMON + 0x14, 0);                /* reset */
-    qtest_writeb(qts, COMMON + 0x14, 1 | 2);            /* ACK, DRIVER */
-    qtest_writel(qts, COMMON + 0x00, 1);
-    feat_hi = qtest_readl(qts, COMMON + 0x04);
-    g_assert(feat_hi & 1);                              /* VERSION_1 */
-    g_assert(feat_hi & 2);                              /* ACCESS_PLATFORM */
-    qtest_writel(qts, COMMON + 0x08, 1);
-    qtest_writel(qts, COMMON + 0x0c, 1 | 2);
-    qtest_writel(qts, COMMON + 0x08, 0);
-    qtest_writel(qts, COMMON + 0x0c, 0);
-    qtest_writeb(qts, COMMON + 0x14, 1 | 2 | 8);        /* FEATURES_OK */
-    g_assert_cmphex(qtest_readb(qts, COMMON + 0x14), ==, 1 | 2 | 8);
-
-    qtest_writew(qts, COMMON + 0x16, 1);                /* transmit queue */
-    g_assert_cmpuint(qtest_readw(qts, COMMON + 0x1e), ==, 1);  /* notify off */
-    qtest_writew(qts, COMMON + 0x18, l->qsize);
-    qtest_writeq(qts, COMMON + 0x20, l->desc);
-    qtest_writeq(qts, COMMON + 0x28, l->avail);
-    qtest_writeq(qts, COMMON + 0x30, l->used);
-    qtest_writew(qts, COMMON + 0x1c, 1);                /* enable */
-    qtest_writeb(qts, COMMON + 0x14, 1 | 2 | 8 | 4);    /* DRIVER_OK */
+    qpci_io_writew(d, b, COMMON + 0x16, 1);                 /* transmit queue */
+    g_assert_cmpuint(qpci_io_readw(d, b, COMMON + 0x1e), ==, 1); /* notify off */
+    qpci_io_writew(d, b, COMMON + 0x18, l->qsize);
+    qpci_io_writeq(d, b, COMMON + 0x20, l->desc);
+    qpci_io_writeq(d, b, COMMON + 0x28, l->avail);
+    qpci_io_writeq(d, b, COMMON + 0x30, l->used);
+    qpci_io_writew(d, b, COMMON + 0x1c, 1);                 /* enable */
+    qpci_io_writeb(d, b, COMMON + 0x14, 1 | 2 | 8 | 4);     /* DRIVER_OK */
 }
 
 static bool max_queue_size_at_least(unsigned n)
@@ -140,15 +155,13 @@ static bool max_queue_size_at_least(unsigned n)
     QTestState *qts = qtest_init("-M q35 -nodefaults -nic none "
                                  "-device virtio-net-pci,addr=3,"
                                  "disable-legacy=on,romfile=");
+    Nic nic;
     unsigned max;
 
-    qtest_outl(qts, 0xcf8, 0x80000060);
-    qtest_outl(qts, 0xcfc, (uint32_t)ECAM | 1);
-    qtest_writel(qts, ecam(NIC_DEVFN, 0x20), (uint32_t)BAR4);
-    qtest_writel(qts, ecam(NIC_DEVFN, 0x24), 0);
-    qtest_writew(qts, ecam(NIC_DEVFN, 0x04), 0x0002);
-    qtest_writew(qts, COMMON + 0x16, 1);
-    max = qtest_readw(qts, COMMON + 0x18);
+    nic_open(qts, &nic);
+    qpci_io_writew(nic.dev, nic.bar, COMMON + 0x16, 1);
+    max = qpci_io_readw(nic.dev, nic.bar, COMMON + 0x18);
+    nic_close(&nic);
     qtest_quit(qts);
     return max >= n;
 }
@@ -162,6 +175,7 @@ static void test_layout(const void *opaque)
     uint64_t second_half_gpa = l->used_gpa[1];
     unsigned n = l->straddler + 1, i;
     uint16_t used_idx = 0;
+    Nic nic;
 
     g_assert_cmphex((straddle & 0xfff) + 8, >, 0x1000);    /* it straddles */
     qts = qtest_initf("-M q35 -nodefaults -nic none "
@@ -187,7 +201,8 @@ static void test_layout(const void *opaque)
     qtest_memset(qts, l->used_gpa[0] + 0x1000, 0xaa, 0x1000); /* CANARY */
     qtest_memset(qts, buf_gpa, 0, 0x100);
 
-    nic_setup(qts, l);
+    nic_open(qts, &nic);
+    nic_setup(&nic, l);
 
     /* n single-buffer packets: 12-byte virtio-net header + a 60-byte frame */
     for (i = 0; i < n; i++) {
@@ -200,7 +215,7 @@ static void test_layout(const void *opaque)
     }
     qtest_writew(qts, gpa_of(qts, l->avail), 1);            /* NO_INTERRUPT */
     qtest_writew(qts, gpa_of(qts, l->avail + 2), n);
-    qtest_writew(qts, NOTIFY + 1 * NOTIFY_MULT, 1);
+    qpci_io_writew(nic.dev, nic.bar, NOTIFY + 1 * NOTIFY_MULT, 1);
 
     for (i = 0; i < 5000 && used_idx != n; i++) {
         used_idx = qtest_readw(qts, gpa_of(qts, l->used + 2));
@@ -220,6 +235,7 @@ static void test_layout(const void *opaque)
         g_assert_cmphex(qtest_readl(qts, l->used_gpa[0] + 0x1000 + i), ==,
                         CANARY);
     }
+    nic_close(&nic);
     qtest_quit(qts);
 }
 

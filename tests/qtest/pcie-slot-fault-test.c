@@ -363,6 +363,32 @@ static void test_sltctl_wmask(void)
     slot_test_end(&t);
 }
 
+/*
+ * x-slot-fault-events=off: DLLSCE/PFDE read-only zero as in the base (so the
+ * port's config space migrates to a stock QEMU), and neither a power fault
+ * nor a link change raises the status bits the guest could not clear.
+ */
+static void test_slot_fault_events_off(void)
+{
+    SlotTest t;
+    uint16_t ctl, sta;
+
+    slot_test_start(&t, " -global pcie-root-port.x-slot-fault-events=off");
+
+    ctl = sltctl(t.rp, t.exp);
+    qpci_config_writew(t.rp, t.exp + PCI_EXP_SLTCTL,
+                       ctl | PCI_EXP_SLTCTL_DLLSCE | PCI_EXP_SLTCTL_PFDE);
+    g_assert_cmphex(sltctl(t.rp, t.exp), ==, ctl);
+
+    power_fault(t.qts, "rp1");
+    link_set(t.qts, "rp1", false);
+    link_set(t.qts, "rp1", true);
+    sta = sltsta(t.rp, t.exp);
+    g_assert_cmphex(sta & (PCI_EXP_SLTSTA_PFD | PCI_EXP_SLTSTA_DLLSC), ==, 0);
+
+    slot_test_end(&t);
+}
+
 /* ------------------------------------------------------------ case 2 */
 
 static void test_surprise_remove(void)
@@ -1746,6 +1772,8 @@ int main(int argc, char **argv)
     }
 
     qtest_add_func("/pcie-slot-fault/sltctl-wmask", test_sltctl_wmask);
+    qtest_add_func("/pcie-slot-fault/sltctl-wmask/events-off",
+                   test_slot_fault_events_off);
     qtest_add_func("/pcie-slot-fault/surprise-remove/dlllarc",
                    test_surprise_remove);
     qtest_add_func("/pcie-slot-fault/surprise-remove/no-dlllarc",

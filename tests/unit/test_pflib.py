@@ -1,4 +1,5 @@
-"""Unit tests of plugfault's own tooling (scripts/pflib): no QEMU, no network."""
+"""Unit tests of plugfault's own tooling (scripts/pflib): no QEMU, no
+network."""
 
 import lzma
 import os
@@ -9,7 +10,7 @@ import unittest
 from pathlib import Path
 
 from pflib import assemble, guest, modpost_lite, scenario
-from pflib.runner import _subset
+from pflib.steps import _subset
 
 
 def write(path: Path, text: str):
@@ -34,7 +35,12 @@ class ScenarioFiles(unittest.TestCase):
     '''
 
     def load(self, body):
-        return scenario.load(write(self.d / "s.toml", self.HEAD + textwrap.dedent(body)))
+        return scenario.load(
+            write(
+                self.d /
+                "s.toml",
+                self.HEAD +
+                textwrap.dedent(body)))
 
     def test_repeat_group_expands(self):
         sc = self.load('''
@@ -68,13 +74,21 @@ class ScenarioFiles(unittest.TestCase):
             self.load('[[step]]\ntimeout = 3\n')
 
     def test_unknown_keys_are_errors(self):
-        with self.assertRaisesRegex(scenario.ScenarioError, "unknown key.*colour"):
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    "unknown key.*colour"):
             self.load('[[step]]\nguest = "true"\ncolour = "red"\n')
-        with self.assertRaisesRegex(scenario.ScenarioError, "unknown key.*machnie"):
-            scenario.load(write(self.d / "t.toml", self.HEAD + 'machnie = "x"\n[[step]]\nnote="n"\n'))
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    "unknown key.*machnie"):
+            scenario.load(
+                write(
+                    self.d /
+                    "t.toml",
+                    self.HEAD +
+                    'machnie = "x"\n[[step]]\nnote="n"\n'))
 
     def test_bad_regex_and_timeout(self):
-        with self.assertRaisesRegex(scenario.ScenarioError, "bad regular expression"):
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    "bad regular expression"):
             self.load('[[step]]\nconsole = "("\n')
         with self.assertRaisesRegex(scenario.ScenarioError, "timeout"):
             self.load('[[step]]\nconsole = "x"\ntimeout = -1\n')
@@ -84,9 +98,12 @@ class ScenarioFiles(unittest.TestCase):
             self.load('[[step]]\nrepeat = 2\ngroup = "nope"\n')
 
     def test_substitute(self):
-        self.assertEqual(scenario.substitute({"id": "nic{cycle}", "l": ["{cycle}"]}, {"cycle": 4}),
-                         {"id": "nic4", "l": ["4"]})
-        with self.assertRaisesRegex(scenario.ScenarioError, "unknown variable"):
+        self.assertEqual(
+            scenario.substitute({"id": "nic{cycle}", "l": ["{cycle}"]},
+                                {"cycle": 4}),
+            {"id": "nic4", "l": ["4"]})
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    "unknown variable"):
             scenario.substitute("{nope}", {"cycle": 1})
 
     def test_shipped_scenarios_load(self):
@@ -101,7 +118,9 @@ class Subset(unittest.TestCase):
     def test_subset(self):
         self.assertTrue(_subset({"a": 1}, {"a": 1, "b": 2}))
         self.assertFalse(_subset({"a": 2}, {"a": 1}))
-        self.assertTrue(_subset({"p": "re:^/machine/.*nic1$"}, {"p": "/machine/peripheral/nic1"}))
+        self.assertTrue(
+            _subset({"p": "re:^/machine/.*nic1$"},
+                    {"p": "/machine/peripheral/nic1"}))
         self.assertFalse(_subset({"a": {"b": 1}}, {"a": 1}))
         self.assertTrue(_subset([], []))
         self.assertFalse(_subset([], [{"a": 1}]))
@@ -110,25 +129,33 @@ class Subset(unittest.TestCase):
 class ModpostLite(unittest.TestCase):
     def test_args_and_symvers(self):
         out, inputs, order = modpost_lite.parse_args(
-            ["-M", "-m", "-E", "-o", "Module.symvers", "-T", "-", "-i", "k.symvers",
+            ["-M", "-m", "-E", "-o", "Module.symvers", "-T", "-", "-i",
+             "k.symvers",
              "-e", "-i", "x.symvers", "-u", "whitelist"])
-        self.assertEqual((out, inputs, order), ("Module.symvers", ["k.symvers", "x.symvers"], "-"))
+        self.assertEqual(
+            (out, inputs, order), ("Module.symvers", [
+                "k.symvers", "x.symvers"], "-"))
         with tempfile.TemporaryDirectory() as t:
             p = Path(t) / "Module.symvers"
-            p.write_text("0xc22a3091\tvm_unmap_aliases\tvmlinux\tEXPORT_SYMBOL_GPL\t\n")
-            self.assertEqual(modpost_lite.read_symvers([p]),
-                             {"vm_unmap_aliases": (0xc22a3091, "vmlinux", "EXPORT_SYMBOL_GPL")})
+            p.write_text(
+                "0xc22a3091\tvm_unmap_aliases\tvmlinux\tEXPORT_SYMBOL_GPL\t\n")
+            self.assertEqual(
+                modpost_lite.read_symvers(
+                    [p]), {
+                    "vm_unmap_aliases": (
+                        0xc22a3091, "vmlinux", "EXPORT_SYMBOL_GPL")})
 
 
 class ShellView(unittest.TestCase):
     def test_kernel_messages_spliced_into_shell_lines_are_cut(self):
-        from pflib.runner import Console
+        from pflib.console import Console
         c = Console.__new__(Console)
         c.buf = ("boot\n@@pf-begin-3@@\n@@o Ymlu"
                  "[    5.713625] e1000e 0001:01:00.0 eth0: NIC Link is Down\n"
                  "ZAo=\n[    8.119345618,0] OPAL: msg\n@@pf-rc-0-3@@\nafter\n")
         view, to_raw = c.shell_view(5)
-        self.assertEqual(view, "@@pf-begin-3@@\n@@o YmluZAo=\n@@pf-rc-0-3@@\nafter\n")
+        self.assertEqual(
+            view, "@@pf-begin-3@@\n@@o YmluZAo=\n@@pf-rc-0-3@@\nafter\n")
         end = view.index("@@pf-rc-0-3@@") + len("@@pf-rc-0-3@@")
         self.assertEqual(c.buf[to_raw(end):], "\nafter\n")
         self.assertEqual(c.buf[to_raw(0):to_raw(0) + 5], "@@pf-")
@@ -144,15 +171,19 @@ class Initramfs(unittest.TestCase):
         self.assertEqual(len(img) % 512, 0)
         self.assertTrue(img.startswith(b"070701"))
         self.assertIn(b"TRAILER!!!\0", img)
-        if subprocess.run(["which", "cpio"], capture_output=True).returncode == 0:
-            out = subprocess.run(["cpio", "-it"], input=img, capture_output=True).stdout
+        if subprocess.run(["which", "cpio"],
+                          capture_output=True).returncode == 0:
+            out = subprocess.run(["cpio", "-it"], input=img,
+                                 capture_output=True).stdout
             self.assertEqual(out.decode().split(), ["bin", "bin/x", "bin/y"])
 
     def test_modules_resolved_from_modinfo_in_load_order(self):
         with tempfile.TemporaryDirectory() as t:
             md = Path(t)
+
             def mod(path, deps, xz=False):
-                data = b"\x7fELF....\0license=GPL\0depends=" + deps.encode() + b"\0name=x\0"
+                data = (b"\x7fELF....\0license=GPL\0depends=" +
+                        deps.encode() + b"\0name=x\0")
                 p = md / path
                 p.parent.mkdir(parents=True, exist_ok=True)
                 p.write_bytes(lzma.compress(data) if xz else data)
@@ -160,8 +191,10 @@ class Initramfs(unittest.TestCase):
             mod("kernel/b/mid_mod.ko", "leaf")
             mod("kernel/c/leaf.ko", "")
             (md / "modules.builtin").write_text("kernel/d/builtin_one.ko\n")
-            order, builtin = guest.resolve_modules(md, ["top-mod", "builtin-one"])
-            self.assertEqual([p.name for p in order], ["leaf.ko", "mid_mod.ko", "top-mod.ko.xz"])
+            order, builtin = guest.resolve_modules(
+                md, ["top-mod", "builtin-one"])
+            self.assertEqual([p.name for p in order], [
+                             "leaf.ko", "mid_mod.ko", "top-mod.ko.xz"])
             self.assertEqual(builtin, ["builtin_one"])
             with self.assertRaisesRegex(guest.GuestError, "neither"):
                 guest.resolve_modules(md, ["missing"])
@@ -177,24 +210,37 @@ class Assemble(unittest.TestCase):
             write(repo / "meson.build", "# ours\n")
             write(repo / "hw/x/new.c", "int x;\n")
             write(repo / "hw/x/trace-events", "our_ev(void) \"\"\n")
-            write(repo / "scripts/patches/0001-x.patch",
-                  "--- a/hw/x/meson.build\n+++ b/hw/x/meson.build\n@@ -1,3 +1,4 @@\n a\n b\n+hook\n c\n")
+            write(
+                repo / "scripts/patches/0001-x.patch",
+                "--- a/hw/x/meson.build\n+++ b/hw/x/meson.build\n"
+                "@@ -1,3 +1,4 @@\n a\n b\n+hook\n c\n")
             changed = assemble.assemble(base, repo, out)
             self.assertTrue(changed)
-            self.assertEqual((out / "hw/x/meson.build").read_text(), "a\nb\nhook\nc\n")
+            self.assertEqual(
+                (out / "hw/x/meson.build").read_text(),
+                "a\nb\nhook\nc\n")
             self.assertTrue((out / "hw/x/new.c").is_symlink())
             te = (out / "hw/x/trace-events").read_text()
             self.assertTrue(te.startswith("base_ev") and "our_ev" in te)
-            self.assertEqual(assemble.assemble(base, repo, out), [])   # incremental: no-op
+            self.assertEqual(
+                assemble.assemble(
+                    base,
+                    repo,
+                    out),
+                [])   # incremental: no-op
             # a stale patch names itself and the file
-            write(repo / "scripts/patches/0001-x.patch",
-                  "--- a/hw/x/meson.build\n+++ b/hw/x/meson.build\n@@ -1,3 +1,4 @@\n q\n r\n+hook\n s\n")
-            with self.assertRaisesRegex(assemble.AssembleError, "0001-x.patch.*\n.*meson.build"):
+            write(
+                repo / "scripts/patches/0001-x.patch",
+                "--- a/hw/x/meson.build\n+++ b/hw/x/meson.build\n"
+                "@@ -1,3 +1,4 @@\n q\n r\n+hook\n s\n")
+            with self.assertRaisesRegex(assemble.AssembleError,
+                                        "0001-x.patch.*\n.*meson.build"):
                 assemble.assemble(base, repo, out)
             # overlaying a base file is refused
             os.remove(repo / "scripts/patches/0001-x.patch")
             write(repo / "hw/x/meson.build", "mine\n")
-            with self.assertRaisesRegex(assemble.AssembleError, "would replace a base file"):
+            with self.assertRaisesRegex(assemble.AssembleError,
+                                        "would replace a base file"):
                 assemble.assemble(base, repo, out)
 
 
