@@ -333,8 +333,10 @@ static void training_done(void *opaque)
         return;
     }
     l->up = true;
-    if (l->recovering) {
-        l->faulted = l->recovering = false;     /* powered on and trained */
+    if (l->recovering ||
+        !(pci_get_long(cap + PCI_EXP_SLTCAP) & PCI_EXP_SLTCAP_PCP)) {
+        /* powered on and trained; without power control nothing to keep */
+        l->faulted = l->recovering = false;
     }
     trace_pcie_slot_link_state(DEVICE(port)->canonical_path, true, l->down,
                                l->faulted);

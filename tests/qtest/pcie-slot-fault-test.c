@@ -1162,7 +1162,10 @@ static void test_link_disable(void)
     g_assert_cmphex(msi_take(&t), ==, MSI_DATA);
     /* the card comes back from reset */
     g_assert_cmphex(qpci_config_readw(t.nic, PCI_COMMAND), ==, 0);
-    /* the slot was never powered off: no longer a kept card */
+    /*
+     * Still a kept card: the slot has a power controller, and pciehp's
+     * power-off for the Link Down may still come (test_fault_quick_recovery)
+     */
     g_assert_true(port_flag(t.qts, "rp1", "card-kept"));
     g_assert_true(port_flag(t.qts, "rp1", "link-active"));
 
@@ -1179,6 +1182,56 @@ static void test_link_disable(void)
     assert_trains(&t);
 
     slot_test_end(&t);
+}
+
+/*
+ * Link Disable on a slot without a power controller (q35-link-disable):
+ * nothing can power the card off, so the fault ends when the link trains.
+ */
+static void test_link_disable_no_pcp(void)
+{
+    SlotTest t;
+    uint16_t ctl;
+
+    slot_test_start(&t, LINK_CONTROL_ON
+                    "-global pcie-root-port.power_controller_present=off ");
+    g_assert_cmphex(qpci_config_readl(t.rp, t.exp + PCI_EXP_SLTCAP) &
+                    PCI_EXP_SLTCAP_PCP, ==, 0);
+    ctl = lnkctl(t.rp, t.exp);
+    qpci_config_writew(t.rp, t.exp + PCI_EXP_LNKCTL, ctl | PCI_EXP_LNKCTL_LD);
+    assert_link(&t, false, false);
+    g_assert_true(port_flag(t.qts, "rp1", "card-kept"));
+    qpci_config_writew(t.rp, t.exp + PCI_EXP_LNKCTL, ctl);
+    assert_trains(&t);
+    g_assert_false(port_flag(t.qts, "rp1", "card-kept"));
+    slot_test_end(&t);
+}
+
+/*
+ * q35's default ACPI PCI hot-plug owns the slot: the base keeps no
+ * presence for it, so the link model stays out of the way (the endpoint
+ * answers; found by compat/migrate-q35-*).
+ */
+static void test_acpi_hotplug_untouched(void)
+{
+    QTestState *qts = qtest_init("-machine q35 -nodefaults "
+        "-device pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0,addr=0x2 "
+        "-device e1000e,id=nic1,bus=rp1,romfile= ");
+    QPCIBus *pcibus = qpci_new_pc(qts, NULL);
+    QPCIDevice *rp = port_setup(pcibus, RP1_DEVFN, RP1_SEC_BUS);
+    QPCIDevice *nic = nic_find(pcibus, RP1_SEC_BUS);
+    uint8_t exp = port_exp_cap(rp);
+
+    g_assert_cmphex(qpci_config_readw(nic, PCI_VENDOR_ID), ==, NIC_VENDOR_ID);
+    /* as in the base: ACPI hot-plug sets neither PDS nor DLLLA */
+    g_assert_cmphex(sltsta(rp, exp) & PCI_EXP_SLTSTA_PDS, ==, 0);
+    g_assert_cmphex(lnksta(rp, exp) & PCI_EXP_LNKSTA_DLLLA, ==, 0);
+    qmp_err(qts, "GenericError", "not under native PCIe hot-plug control",
+            "{'execute': 'x-query-pcie-port', 'arguments': {'port': 'rp1'}}");
+    g_free(nic);
+    g_free(rp);
+    qpci_free_pc(pcibus);
+    qtest_quit(qts);
 }
 
 /*
@@ -1800,6 +1853,10 @@ int main(int argc, char **argv)
                    test_link_control_off);
     qtest_add_func("/pcie-slot-fault/link-control/link-disable",
                    test_link_disable);
+    qtest_add_func("/pcie-slot-fault/link-control/link-disable-no-pcp",
+                   test_link_disable_no_pcp);
+    qtest_add_func("/pcie-slot-fault/link/acpi-hotplug-untouched",
+                   test_acpi_hotplug_untouched);
     qtest_add_func("/pcie-slot-fault/link-control/retrain-link",
                    test_retrain_link);
     qtest_add_func("/pcie-slot-fault/link-control/secondary-bus-reset",
