@@ -910,7 +910,8 @@ PciePortLinkInfo *qmp_x_query_pcie_port(const char *port, Error **errp)
     info->card_kept = l->faulted;
     info->link_control = l->lc_on;
     if (down & PCIE_LINK_DOWN_SBR) {
-        QAPI_LIST_PREPEND(info->down, PCIE_LINK_DOWN_REASON_SECONDARY_BUS_RESET);
+        QAPI_LIST_PREPEND(info->down,
+                          PCIE_LINK_DOWN_REASON_SECONDARY_BUS_RESET);
     }
     if (down & PCIE_LINK_DOWN_DPC) {
         QAPI_LIST_PREPEND(info->down, PCIE_LINK_DOWN_REASON_CONTAINMENT);

@@ -69,7 +69,7 @@
     "x-speed=2_5 " \
     "-device e1000e,id=nic2,bus=rp2,romfile= "
 
-/* Link training time (PCIE_LINK_TRAINING_NS, include/hw/pci/pcie_slot_link.h) */
+/* Link training time: PCIE_LINK_TRAINING_NS (hw/pci/pcie_slot_link.h) */
 #define LINK_TRAINING_NS        10000000
 
 #define LINK_DOWN_BLOCKER       "a PCIe link is held down by x-pcie-link-set"
@@ -1480,8 +1480,10 @@ static void test_dpc_err_fatal(void)
     g_assert_cmpint(qdict_get_int(dpc, "triggers"), ==, 1);
     qobject_unref(info);
 
-    /* held down until software clears Trigger Status (dpc_irq(), then
-     * dpc_reset_link()) */
+    /*
+     * held down until software clears Trigger Status (dpc_irq(), then
+     * dpc_reset_link())
+     */
     qtest_clock_step(t.qts, 100 * LINK_TRAINING_NS);
     ext_writew(&t, 0, RP1_DEVFN, DPC_OFFSET + PCI_EXP_DPC_STATUS,
                PCI_EXP_DPC_STATUS_INTERRUPT);

@@ -72,7 +72,7 @@
                                  PCI_EXP_SLTCTL_MRLSCE | \
                                  PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_CCIE)
 
-/* Link training time (PCIE_LINK_TRAINING_NS, include/hw/pci/pcie_slot_link.h) */
+/* Link training time: PCIE_LINK_TRAINING_NS (hw/pci/pcie_slot_link.h) */
 #define LINK_TRAINING_NS        10000000
 
 /* The MSI capability pnv_phb_slot_interrupts_init() adds to the root port */
