@@ -3,6 +3,7 @@
 #   make check    all test suites (unit, qtest, functional scenarios) via meson
 #   make demo     the default scenario set on Debian's guest kernels, as a table
 #   make bench    boot benchmark, ours vs Debian's stock QEMU (scripts/bench)
+#   make docs     QEMU's manual with our pages, warnings as errors (scripts/docs)
 
 SHELL := /bin/bash
 PYTHON := /usr/bin/python3
@@ -16,7 +17,7 @@ export PYTHONPATH := $(CURDIR)/scripts
 
 BINARIES := qemu-system-ppc64 qemu-system-x86_64
 
-.PHONY: all tree check demo bench clean distclean images
+.PHONY: all tree check demo bench clean distclean images docs
 all: tree
 	ninja -C build/qemu $(BINARIES)
 	@for b in $(BINARIES); do ln -sfn qemu/$$b build/$$b; done
@@ -40,6 +41,9 @@ demo: all
 
 bench: all
 	scripts/bench
+
+docs: tree
+	scripts/docs
 
 clean:
 	-ninja -C build/qemu -t clean

@@ -12,7 +12,8 @@
  *    when fetched, through the base's own processing functions
  *    (vtd_qi_base_process(), exported by the hook patch); registers are
  *    read and written, and fault and completion events raised, by the
- *    base's own functions (exported by hook patch 0041);
+ *    base's own functions (exported by the hook patch "hw/i386/intel_iommu:
+ *    export what the QI engine calls");
  *  - a device-TLB or PASID device-TLB invalidation is sent to its endpoint
  *    as an ATS Invalidate Request (hw/pci/pcie_ats_inval.c) and completes
  *    only when the endpoint answers with the right Invalidate Tag; at most

@@ -3,7 +3,7 @@
  *
  * The base root port (hw/pci-host/pnv_phb.c) calls into this file from its
  * class_init, realize and reset through the hooks in
- * scripts/patches/0004-pnv-phb-root-port-slot-hooks.patch.
+ * the hook patch "hw/pci-host/pnv_phb: root port calls the slot model".
  *
  * Copyright (c) 2026 plugfault developers
  *

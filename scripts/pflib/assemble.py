@@ -22,7 +22,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-OVERLAY_DIRS = ("hw", "include", "target", "tests", "qapi", "accel", "system")
+OVERLAY_DIRS = ("hw", "include", "target", "tests", "qapi", "accel", "system",
+                "docs")
 MANIFEST = ".plugfault-overlay"
 BASE_STAMP = ".plugfault-base"
 

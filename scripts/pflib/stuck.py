@@ -185,13 +185,21 @@ def parse_words(text: str) -> List[int]:
             for w in re.findall(r"0x([0-9a-f]+)", line.split(":", 1)[1])]
 
 
+# How much of each stack the scan reads: 4 KiB.  A loop that printks to the
+# serial console from inside (6.1's ITE retry: qi_dump_fault() on every
+# pass) is sampled deep in printk and the 8250 driver, where the loop's own
+# return address lies 1-2 KiB up the stack; 512 bytes missed it.
+STACK_WORDS = 512
+
+
 def take(hmp: Hmp, arch: str) -> List[CpuSample]:
     """One round: registers of every vCPU and the top of each stack."""
     out = parse_registers(hmp("info registers -a", None))
     sp_reg = "$sp" if arch == "x86_64" else "$r1"
     for smp in out:
         try:
-            smp.stack = parse_words(hmp(f"x /64gx {sp_reg}", smp.cpu))
+            smp.stack = parse_words(
+                hmp(f"x /{STACK_WORDS}gx {sp_reg}", smp.cpu))
         except Exception:  # pylint: disable=broad-except
             smp.stack = []
     return out

@@ -13,7 +13,8 @@
  * continued at the physical address after the first page, so a used-ring
  * element that straddled two IOVA pages had its id written to the right
  * page and its len to the page after the first one
- * (scripts/patches/0029-physmem-cached-slow-access-per-page.patch).
+ * (hook patch "physmem: translate every IOMMU page of a cached slow-path
+ * access").
  *
  * Here a bare "driver" programs intel-iommu (legacy mode, second-level
  * tables) to map the two IOVA pages a used ring spans to non-adjacent

@@ -867,7 +867,8 @@ static void test_reset_while_link_down(void)
 /*
  * The base's e1000e has no writable Device Control error reporting
  * enables (no pcie_cap_deverr_init()): Linux cannot make it signal errors.
- * x-err-reporting=on (scripts/patches/0077) adds them.
+ * x-err-reporting=on (hook patch "hw/net/e1000e: x-err-reporting makes the
+ * error reporting enables writable") adds them.
  */
 #define NIC_ERR_REPORTING       "-global e1000e.x-err-reporting=on "
 

@@ -26,7 +26,11 @@
 /* RP PIO error bits a root port implements (Cfg/I/O/Mem: UR, CA, CTO) */
 #define PCIE_DPC_RP_PIO_IMPL        0x00070707u
 
-/* Hooks: realize of the ports (0076), reset, AER messages (0074) */
+/*
+ * Hooks: realize of the ports ("hw/pci-bridge: DPC capability on root and
+ * downstream ports"), reset, AER messages ("hw/pci/pcie_aer: Downstream Port
+ * Containment contains error messages")
+ */
 void pcie_dpc_init(PCIDevice *port);
 void pcie_dpc_reset(PCIDevice *port);
 bool pcie_dpc_aer_msg(PCIDevice *dev, uint32_t severity, uint16_t source_id);

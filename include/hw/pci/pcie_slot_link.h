@@ -5,7 +5,8 @@
  * training in progress, and the properties that choose what the guest can
  * do to it (Link Disable, Retrain Link, Secondary Bus Reset: x-link-control;
  * Downstream Port Containment: x-dpc).  Embedded in PCIESlot
- * (scripts/patches/0070-pcie-slot-link-state.patch); the logic is in
+ * (hook patch "hw/pci-bridge: link state and link-control/DPC properties on
+ * PCIe slots"); the logic is in
  * hw/pci/pcie_slot_fault.c and hw/pci/pcie_dpc.c.
  *
  * Copyright (c) 2026 plugfault developers

@@ -10,7 +10,8 @@
 #define TARGET_I386_LIVE_TRANSLATIONS_X86_H
 
 /*
- * Hooks (scripts/patches/0026-...).  target/i386/helper.c is built for
+ * Hooks (hook patch "target/i386: tell the live-translation tracker about
+ * invlpg and CR writes").  target/i386/helper.c is built for
  * every accelerator; without TCG there is no tracker and they do nothing.
  */
 #ifdef CONFIG_TCG
