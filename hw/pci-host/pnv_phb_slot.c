@@ -20,6 +20,8 @@
 #include "hw/pci/pci_bridge.h"
 #include "hw/qdev-properties.h"
 #include "hw/pci-host/pnv_phb.h"
+#include "hw/pci-host/pnv_phb4.h"
+#include "hw/pci-host/pnv_phb4_regs.h"
 #include "trace.h"
 
 /*
@@ -107,4 +109,24 @@ void pnv_phb_slot_realize(PnvPHBRootPort *rp, Error **errp)
 void pnv_phb_slot_reset(PnvPHBRootPort *rp)
 {
     pnv_phb_slot_apply_caps(rp);
+}
+
+/*
+ * skiboot polls PHB_PCIE_DLP_TRAIN_CTL for the root port's link after a
+ * fundamental reset (which asserts the root port's Link Disable with
+ * PERST) and after a slot power-on.  The base always says "trained"; with
+ * the root port's link modelled (hw/pci/pcie_slot_fault.c) skiboot must
+ * wait for the training to end before it scans the bus, as on hardware.
+ * An empty slot still reads as trained, as in the base: skiboot would
+ * otherwise spend its full link timeout on every empty PHB at boot.
+ */
+uint64_t pnv_phb_slot_dlp_train_ctl(PnvPHB4 *phb, uint64_t stock)
+{
+    PCIHostState *pci = PCI_HOST_BRIDGE(phb->phb_base);
+    PCIDevice *rp = pci->bus ? pci_find_device(pci->bus, 0, 0) : NULL;
+
+    if (rp && !pcie_slot_fault_link_trained(rp)) {
+        return stock & ~PHB_PCIE_DLP_TL_LINKACT;
+    }
+    return stock;
 }

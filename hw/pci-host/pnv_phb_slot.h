@@ -29,4 +29,12 @@ void pnv_phb_slot_class_init(DeviceClass *dc);
 void pnv_phb_slot_realize(PnvPHBRootPort *rp, Error **errp);
 void pnv_phb_slot_reset(PnvPHBRootPort *rp);
 
+/*
+ * PHB_PCIE_DLP_TRAIN_CTL as the PHB reads it (hook in pnv_phb4.c): the
+ * base's @stock value, without "link active" while the root port's link
+ * is down or training with a card in the slot.
+ */
+struct PnvPHB4;
+uint64_t pnv_phb_slot_dlp_train_ctl(struct PnvPHB4 *phb, uint64_t stock);
+
 #endif

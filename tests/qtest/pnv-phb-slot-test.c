@@ -72,6 +72,9 @@
                                  PCI_EXP_SLTCTL_MRLSCE | \
                                  PCI_EXP_SLTCTL_PDCE | PCI_EXP_SLTCTL_CCIE)
 
+/* Link training time: PCIE_LINK_TRAINING_NS (hw/pci/pcie_slot_link.h) */
+#define LINK_TRAINING_NS        10000000
+
 /* The MSI capability pnv_phb_slot_interrupts_init() adds to the root port */
 #define RP_MSI_OFFSET           0x90
 
@@ -648,17 +651,22 @@ static void msi_setup(QTestState *qts)
 /*
  * The guest enables hot-plug interrupts plus @events in Slot Control.  The
  * write is a slot command: it reads back, and Command Completed is the only
- * status it leaves.  Returns the Slot Control value written.
+ * event it leaves (the state bits, e.g. Presence Detect State with a card
+ * in the slot, stay as they were).  Returns the Slot Control value written.
  */
+#define SLTSTA_STATE    (PCI_EXP_SLTSTA_MRLSS | PCI_EXP_SLTSTA_PDS | \
+                         PCI_EXP_SLTSTA_EIS)
+
 static uint16_t rp_enable_slot_events(QTestState *qts, uint32_t exp_cap,
                                       uint16_t events)
 {
     uint16_t sltctl = rp_sltctl(qts, exp_cap) | PCI_EXP_SLTCTL_HPIE | events;
+    uint16_t state = rp_sltsta(qts, exp_cap) & SLTSTA_STATE;
 
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, 0);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, state);
     rp_sltctl_write(qts, exp_cap + PCI_EXP_SLTCTL, sltctl, 0);
     g_assert_cmphex(rp_sltctl(qts, exp_cap), ==, sltctl);
-    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, PCI_EXP_SLTSTA_CC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap), ==, state | PCI_EXP_SLTSTA_CC);
     return sltctl;
 }
 
@@ -1059,7 +1067,14 @@ static void test_mmio_unclaimed(void)
     g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
     qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
                 " 'arguments': {'port': '" TEST_BUS "', 'up': true}}");
-    g_assert_cmphex(rp_lnksta(qts, exp_cap) & PCI_EXP_LNKSTA_DLLLA, ==,
+    /* the link trains first (LNKSTA.LT), then the card answers */
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) &
+                    (PCI_EXP_LNKSTA_DLLLA | PCI_EXP_LNKSTA_LT), ==,
+                    PCI_EXP_LNKSTA_LT);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
+    qtest_clock_step(qts, LINK_TRAINING_NS);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) &
+                    (PCI_EXP_LNKSTA_DLLLA | PCI_EXP_LNKSTA_LT), ==,
                     PCI_EXP_LNKSTA_DLLLA);
     g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
                     E1000E_VENDOR_DEVICE);
@@ -1078,6 +1093,308 @@ static void test_mmio_unclaimed(void)
     g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0xffffffff);
     wait_device_deleted(qts, "nic1");
 
+    qtest_quit(qts);
+}
+
+/* ------------------------------- 6: link control, DPC, AER (issue 11) */
+
+#define DPC_OFFSET              0x200           /* PCIE_DPC_OFFSET */
+#define DPC_SW_TRIGGER          0x0040
+#define NIC1_RID                0x0100          /* bus 1, devfn 0 */
+
+static uint64_t dlp_train_ctl(QTestState *qts)
+{
+    return t_phb_readq(qts, &p9_phb1, PHB_PCIE_DLP_TRAIN_CTL);
+}
+
+static bool dlp_link_active(QTestState *qts)
+{
+    return dlp_train_ctl(qts) & PHB_PCIE_DLP_TL_LINKACT;
+}
+
+/* A surprise-pluggable slot with an e1000e reachable at bus 1 */
+static QTestState *pnv_link_start(const char *extra)
+{
+    QTestState *qts = pnv_phb_slot_start(
+        g_strdup_printf("-global pnv-phb-root-port.surprise-pluggable=on "
+                        "-global e1000e.x-err-reporting=on "
+                        "-device e1000e,id=nic1,bus=" TEST_BUS ",romfile= %s",
+                        extra ? extra : ""));
+
+    rp_config_writel(qts, PCI_PRIMARY_BUS,
+                     (rp_config_readl(qts, PCI_PRIMARY_BUS) & 0xff000000) |
+                     (1 << 16) | (1 << 8));
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
+                    E1000E_VENDOR_DEVICE);
+    return qts;
+}
+
+static uint32_t exp_cap_devctl_off(QTestState *qts)
+{
+    return rp_find_exp_cap(qts) + PCI_EXP_DEVCTL;
+}
+
+static void lnkctl_write(QTestState *qts, uint32_t exp_cap, uint16_t ctl)
+{
+    /* dword-only window: LNKSTA (write-1-to-clear bits) gets zeroes */
+    rp_config_writel(qts, exp_cap + PCI_EXP_LNKCTL, ctl);
+}
+
+static uint16_t lnkctl_read(QTestState *qts, uint32_t exp_cap)
+{
+    return rp_config_readl(qts, exp_cap + PCI_EXP_LNKCTL) & 0xffff;
+}
+
+static void pnv_assert_link(QTestState *qts, uint32_t exp_cap, bool active,
+                            bool training)
+{
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) &
+                    (PCI_EXP_LNKSTA_DLLLA | PCI_EXP_LNKSTA_LT), ==,
+                    (active ? PCI_EXP_LNKSTA_DLLLA : 0) |
+                    (training ? PCI_EXP_LNKSTA_LT : 0));
+    g_assert_cmpint(dlp_link_active(qts), ==, active);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==,
+                    active ? E1000E_VENDOR_DEVICE : 0xffffffff);
+}
+
+static void pnv_assert_trains(QTestState *qts, uint32_t exp_cap)
+{
+    pnv_assert_link(qts, exp_cap, false, true);
+    qtest_clock_step(qts, LINK_TRAINING_NS);
+    pnv_assert_link(qts, exp_cap, true, false);
+}
+
+static bool pnv_link_control_on(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'x-query-pcie-port',"
+                                 " 'arguments': {'port': '" TEST_BUS "'}}");
+    bool on = qdict_get_bool(qdict_get_qdict(resp, "return"), "link-control");
+
+    qobject_unref(resp);
+    return on;
+}
+
+/*
+ * Link Disable on the PHB root port (x-link-control is on by default on
+ * powernv): the link goes down with DLLSC and the slot MSI (pnv_php's
+ * DLLSC path), and the PHB's DLP training control register, which
+ * skiboot polls, follows the link.
+ */
+static void test_link_disable(void)
+{
+    QTestState *qts = pnv_link_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint16_t ctl = lnkctl_read(qts, exp_cap);
+
+    g_assert_true(pnv_link_control_on(qts));
+    msi_setup(qts);
+    rp_enable_slot_events(qts, exp_cap, PCI_EXP_SLTCTL_DLLSCE);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_00);
+    pnv_assert_link(qts, exp_cap, true, false);
+
+    lnkctl_write(qts, exp_cap, ctl | PCI_EXP_LNKCTL_LD);
+    g_assert_cmphex(lnkctl_read(qts, exp_cap), ==, ctl | PCI_EXP_LNKCTL_LD);
+    pnv_assert_link(qts, exp_cap, false, false);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap) & PCI_EXP_SLTSTA_DLLSC, ==,
+                    PCI_EXP_SLTSTA_DLLSC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+    /* pnv_php's handler clears DLLSC: the next change sends a new MSI */
+    rp_sltctl_write(qts, exp_cap + PCI_EXP_SLTCTL, rp_sltctl(qts, exp_cap),
+                    PCI_EXP_SLTSTA_DLLSC);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap) & PCI_EXP_SLTSTA_DLLSC, ==, 0);
+    qtest_clock_step(qts, 100 * LINK_TRAINING_NS);
+    pnv_assert_link(qts, exp_cap, false, false);
+
+    lnkctl_write(qts, exp_cap, ctl);
+    pnv_assert_trains(qts, exp_cap);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap) & PCI_EXP_SLTSTA_DLLSC, ==,
+                    PCI_EXP_SLTSTA_DLLSC);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_11);    /* the link-up DLLSC */
+
+    /* x-link-control=off: the base's read-only Link Control */
+    qtest_quit(qts);
+    qts = pnv_link_start("-global pnv-phb-root-port.x-link-control=off");
+    g_assert_false(pnv_link_control_on(qts));
+    lnkctl_write(qts, exp_cap, ctl | PCI_EXP_LNKCTL_LD);
+    g_assert_cmphex(lnkctl_read(qts, exp_cap), ==, ctl);
+    pnv_assert_link(qts, exp_cap, true, false);
+    qtest_quit(qts);
+}
+
+/* An empty slot reads as trained whatever Link Control says (the base) */
+static void test_link_disable_empty_slot(void)
+{
+    QTestState *qts = pnv_phb_slot_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+
+    g_assert_true(dlp_link_active(qts));
+    lnkctl_write(qts, exp_cap, lnkctl_read(qts, exp_cap) | PCI_EXP_LNKCTL_LD);
+    g_assert_true(dlp_link_active(qts));
+    qtest_quit(qts);
+}
+
+/* Retrain Link and Secondary Bus Reset on the PHB root port */
+static void test_retrain_sbr(void)
+{
+    QTestState *qts = pnv_link_start(NULL);
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint16_t ctl = lnkctl_read(qts, exp_cap);
+    uint32_t brctl;
+
+    lnkctl_write(qts, exp_cap, ctl | PCI_EXP_LNKCTL_RL);
+    g_assert_cmphex(lnkctl_read(qts, exp_cap), ==, ctl);
+    g_assert_cmphex(rp_lnksta(qts, exp_cap) &
+                    (PCI_EXP_LNKSTA_DLLLA | PCI_EXP_LNKSTA_LT), ==,
+                    PCI_EXP_LNKSTA_DLLLA | PCI_EXP_LNKSTA_LT);
+    qtest_clock_step(qts, LINK_TRAINING_NS);
+    pnv_assert_link(qts, exp_cap, true, false);
+
+    /* as skiboot's phb4_hreset(): SBR for a while, then off */
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    brctl = rp_config_readl(qts, PCI_INTERRUPT_LINE);   /* BRCTL: bits 31:16 */
+    rp_config_writel(qts, PCI_INTERRUPT_LINE,
+                     brctl | (PCI_BRIDGE_CTL_BUS_RESET << 16));
+    pnv_assert_link(qts, exp_cap, false, false);
+    g_assert_cmphex(rp_sltsta(qts, exp_cap) & PCI_EXP_SLTSTA_DLLSC, ==,
+                    PCI_EXP_SLTSTA_DLLSC);
+    qtest_clock_step(qts, 1000000000);
+    rp_config_writel(qts, PCI_INTERRUPT_LINE, brctl);
+    pnv_assert_trains(qts, exp_cap);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_COMMAND) & 0xffff, ==, 0);
+    qtest_quit(qts);
+}
+
+/* e1000e's PCI Express capability, through PHB_CONFIG_ADDRESS/DATA */
+static uint32_t nic_exp_cap(QTestState *qts)
+{
+    uint32_t pos = phb_cfg_readl(qts, 1, 0, PCI_CAPABILITY_LIST) & 0xfc;
+
+    while (pos) {
+        uint32_t hdr = phb_cfg_readl(qts, 1, 0, pos);
+
+        if ((hdr & 0xff) == PCI_CAP_ID_EXP) {
+            return pos;
+        }
+        pos = (hdr >> 8) & 0xfc;
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The RC window takes dwords only: DPC Capability (RO) and Control share
+ * the dword at 0x04, Status (RW1C) and Source ID (RO) the one at 0x08.
+ */
+static uint16_t pnv_dpc_sta(QTestState *qts)
+{
+    return rp_config_readl(qts, DPC_OFFSET + PCI_EXP_DPC_STATUS) & 0xffff;
+}
+
+static uint16_t pnv_dpc_source_id(QTestState *qts)
+{
+    return rp_config_readl(qts, DPC_OFFSET + PCI_EXP_DPC_STATUS) >> 16;
+}
+
+static void pnv_dpc_ctl(QTestState *qts, uint16_t ctl, uint16_t sta_w1c)
+{
+    rp_config_writel(qts, DPC_OFFSET + PCI_EXP_DPC_CAP, (uint32_t)ctl << 16);
+    if (sta_w1c) {
+        rp_config_writel(qts, DPC_OFFSET + PCI_EXP_DPC_STATUS, sta_w1c);
+    }
+}
+
+/*
+ * DPC on the PHB root port: ERR_FATAL from the e1000e below triggers it,
+ * the DPC interrupt is the root port's MSI (to XIVE), the link stays down
+ * until Trigger Status is cleared.  Also: the software trigger and a
+ * surprise link down.
+ */
+static void test_dpc(void)
+{
+    QTestState *qts = pnv_link_start("-global pnv-phb-root-port.x-dpc=on");
+    uint32_t exp_cap = rp_find_exp_cap(qts);
+    uint32_t nic_exp = nic_exp_cap(qts);
+    uint32_t hdr = rp_config_readl(qts, DPC_OFFSET);
+    QDict *resp;
+
+    g_assert_cmphex(hdr & 0xffff, ==, 0x001d);      /* PCI_EXT_CAP_ID_DPC */
+    g_assert_cmphex((rp_config_readl(qts, DPC_OFFSET + PCI_EXP_DPC_CAP) &
+                     0xffff), ==, PCI_EXP_DPC_CAP_RP_EXT |
+                    PCI_EXP_DPC_CAP_SW_TRIGGER | (4 << 8));
+    g_assert_cmphex(rp_config_readl(qts, exp_cap + PCI_EXP_LNKCAP) &
+                    PCI_EXP_LNKCAP_SDERC, ==, PCI_EXP_LNKCAP_SDERC);
+
+    msi_setup(qts);
+    /* the card reports fatal errors, the root port forwards them */
+    phb_cfg_writel(qts, 1, 0, nic_exp + PCI_EXP_DEVCTL,
+                   PCI_EXP_DEVCTL_FERE | PCI_EXP_DEVCTL_NFERE);
+    pnv_dpc_ctl(qts, PCI_EXP_DPC_CTL_EN_FATAL | PCI_EXP_DPC_CTL_INT_EN, 0);
+
+    qmp_ok(qts, "{'execute': 'x-pcie-aer-inject',"
+                " 'arguments': {'id': 'nic1', 'error': 'MALF_TLP'}}");
+    g_assert_cmphex(pnv_dpc_sta(qts), ==, PCI_EXP_DPC_STATUS_TRIGGER |
+                    PCI_EXP_DPC_STATUS_TRIGGER_RSN_FE |
+                    PCI_EXP_DPC_STATUS_INTERRUPT);
+    g_assert_cmphex(pnv_dpc_source_id(qts), ==, NIC1_RID);
+    g_assert_cmphex(msi_pq(qts), ==, ESB_PQ_10);
+    pnv_assert_link(qts, exp_cap, false, false);
+
+    qtest_clock_step(qts, 100 * LINK_TRAINING_NS);
+    pnv_assert_link(qts, exp_cap, false, false);
+    pnv_dpc_ctl(qts, PCI_EXP_DPC_CTL_EN_FATAL | PCI_EXP_DPC_CTL_INT_EN,
+                PCI_EXP_DPC_STATUS_TRIGGER | PCI_EXP_DPC_STATUS_INTERRUPT);
+    g_assert_cmphex(pnv_dpc_sta(qts), ==, 0);
+    pnv_assert_trains(qts, exp_cap);
+
+    /* software trigger: reason in the extension field */
+    pnv_dpc_ctl(qts, PCI_EXP_DPC_CTL_EN_FATAL | DPC_SW_TRIGGER, 0);
+    g_assert_cmphex(pnv_dpc_sta(qts), ==, PCI_EXP_DPC_STATUS_TRIGGER |
+                    PCI_EXP_DPC_STATUS_TRIGGER_RSN_IN_EXT |
+                    PCI_EXP_DPC_STATUS_TRIGGER_RSN_SW_TRIGGER);
+    pnv_dpc_ctl(qts, PCI_EXP_DPC_CTL_EN_FATAL, PCI_EXP_DPC_STATUS_TRIGGER);
+    pnv_assert_trains(qts, exp_cap);
+
+    /* surprise link down: Surprise Down error, DPC */
+    qmp_ok(qts, "{'execute': 'x-pcie-link-set',"
+                " 'arguments': {'port': '" TEST_BUS "', 'up': false}}");
+    g_assert_cmphex(pnv_dpc_sta(qts), ==, PCI_EXP_DPC_STATUS_TRIGGER |
+                    PCI_EXP_DPC_STATUS_TRIGGER_RSN_UNCOR);
+    resp = qtest_qmp(qts, "{'execute': 'x-query-pcie-port',"
+                          " 'arguments': {'port': '" TEST_BUS "'}}");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(qdict_get_qdict(resp,
+                        "return"), "dpc"), "reason"), ==, "uncorrectable");
+    g_assert_cmpint(qdict_get_int(qdict_get_qdict(qdict_get_qdict(resp,
+                        "return"), "dpc"), "triggers"), ==, 3);
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
+/*
+ * AER injection with the HMP command's semantics, on powernv: the root
+ * port receives the e1000e's ERR_COR (Root Error Status, source id).
+ */
+static void test_aer_inject(void)
+{
+    QTestState *qts = pnv_link_start(NULL);
+    uint32_t aer = 0x100;                   /* the root port's AER */
+    uint32_t nic_exp = nic_exp_cap(qts);
+
+    g_assert_cmphex(rp_config_readl(qts, aer) & 0xffff, ==, 0x0001);
+    phb_cfg_writel(qts, 1, 0, nic_exp + PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_CERE);
+    rp_config_writel(qts, PCI_INTERRUPT_LINE,
+                     rp_config_readl(qts, PCI_INTERRUPT_LINE) |
+                     (PCI_BRIDGE_CTL_SERR << 16));
+    rp_config_writel(qts, exp_cap_devctl_off(qts),
+                     rp_config_readl(qts, exp_cap_devctl_off(qts)) |
+                     PCI_EXP_DEVCTL_CERE);
+    qmp_ok(qts, "{'execute': 'x-pcie-aer-inject', 'arguments':"
+                " {'id': 'nic1', 'error': 'BAD_DLLP'}}");
+    g_assert_cmphex(rp_config_readl(qts, aer + PCI_ERR_ROOT_STATUS) &
+                    PCI_ERR_ROOT_COR_RCV, ==, PCI_ERR_ROOT_COR_RCV);
+    g_assert_cmphex(rp_config_readl(qts, aer + PCI_ERR_ROOT_ERR_SRC) & 0xffff,
+                    ==, NIC1_RID);
+    qmp_err(qts, "{'execute': 'x-pcie-aer-inject', 'arguments':"
+                 " {'id': 'nic1', 'error': 'NOPE'}}",
+            "GenericError", "invalid error status value");
     qtest_quit(qts);
 }
 
@@ -1157,6 +1474,14 @@ int main(int argc, char **argv)
                         test_surprise_remove);
         g_test_add_func("/pnv-phb-slot/mmio/unclaimed-all-ones",
                         test_mmio_unclaimed);
+        g_test_add_func("/pnv-phb-slot/link-control/link-disable",
+                        test_link_disable);
+        g_test_add_func("/pnv-phb-slot/link-control/empty-slot",
+                        test_link_disable_empty_slot);
+        g_test_add_func("/pnv-phb-slot/link-control/retrain-sbr",
+                        test_retrain_sbr);
+        g_test_add_func("/pnv-phb-slot/dpc", test_dpc);
+        g_test_add_func("/pnv-phb-slot/aer/inject", test_aer_inject);
     }
     if (qtest_has_machine("powernv10")) {
         g_test_add_func("/pnv-phb-slot/phb5/sltcap/default",
