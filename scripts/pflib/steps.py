@@ -432,15 +432,17 @@ class Steps:
         ends: Dict[str, int] = {}
         rows = [ln.split() for ln in out.splitlines()]
         for i, parts in enumerate(rows):
+            # NAME.cold and other GCC parts of NAME count as NAME
             if len(parts) < 3 or len(parts[1]) != 1 or \
-                    (parts[2] not in wanted and parts[2] != "_stext"):
+                    (stuck.clone_base(parts[2]) not in wanted and
+                     parts[2] != "_stext"):
                 continue
             try:
                 syms.setdefault(parts[2], int(parts[0], 16))
             except ValueError:
                 continue
             nxt = rows[i + 1] if i + 1 < len(rows) else []
-            if parts[2] in wanted and len(nxt) >= 3:
+            if parts[2] != "_stext" and len(nxt) >= 3:
                 ends[parts[2]] = int(nxt[0], 16)
         self.symbols, self.sym_ends = syms, ends
         self.say(f"kallsyms: {', '.join(sorted(syms))} for the stuck checks "

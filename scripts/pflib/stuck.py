@@ -111,14 +111,27 @@ class Verdict:
     irqs_off: Dict[int, bool]      # cpu -> interrupts off in every sample
 
 
+# GCC's clones and split parts of a function keep its name with a suffix:
+# qi_submit_sync.cold is qi_submit_sync's unlikely code (in 6.1 the inlined
+# qi_check_fault/qi_dump_fault error path), in another section, reached by
+# a jump, not a call, so no return address into qi_submit_sync marks it.
+CLONE_SUFFIX = re.compile(r"\.(?:cold|part|isra|constprop|lto_priv)\b.*$")
+
+
+def clone_base(name: str) -> str:
+    """The function a (GCC clone or split part) symbol belongs to."""
+    return CLONE_SUFFIX.sub("", name)
+
+
 def frames(smp: CpuSample, sym: Symbolizer) -> List[Tuple[str, int]]:
     """(function, address) for the PC, then for each text address found on
     the top of the stack (callers, and some stale words: a scan, not an
-    unwind)."""
-    out = [(sym.function(smp.addr)[0] or hex(smp.addr), smp.addr)]
+    unwind).  A clone or split part counts as its function."""
+    out = [(clone_base(sym.function(smp.addr)[0]) or hex(smp.addr),
+            smp.addr)]
     for word in smp.stack:
         if sym.is_text(word):
-            func = sym.function(word)[0]
+            func = clone_base(sym.function(word)[0])
             if func and all(func != f for f, _ in out):
                 out.append((func, word))
     return out
@@ -136,8 +149,8 @@ def summarize(samples: Sequence[Sequence[CpuSample]], sym: Symbolizer,
             per_cpu.setdefault(smp.cpu, []).append(smp)
     parts, stuck, irqs_off = [], {}, {}
     for cpu, smps in sorted(per_cpu.items()):
-        funcs = Counter(sym.function(smp.addr)[0] or hex(smp.addr)
-                        for smp in smps)
+        funcs = Counter(clone_base(sym.function(smp.addr)[0]) or
+                        hex(smp.addr) for smp in smps)
         off = all(not smp.irqs_on for smp in smps)
         irqs_off[cpu] = off
         irq = "interrupts off" if off else (
@@ -193,15 +206,26 @@ STACK_WORDS = 512
 
 
 def take(hmp: Hmp, arch: str) -> List[CpuSample]:
-    """One round: registers of every vCPU and the top of each stack."""
-    out = parse_registers(hmp("info registers -a", None))
-    sp_reg = "$sp" if arch == "x86_64" else "$r1"
-    for smp in out:
-        try:
-            smp.stack = parse_words(
-                hmp(f"x /{STACK_WORDS}gx {sp_reg}", smp.cpu))
-        except Exception:  # pylint: disable=broad-except
-            smp.stack = []
+    """One round: registers of every vCPU and the top of each stack, read
+    with the VM stopped.  A running vCPU moves between the two reads: its
+    PC from one place (say _raw_spin_unlock, called by the loop) and its
+    stack from another (the loop's own frame, where the loop is not among
+    the callers), which made a stuck vCPU look as if it moved."""
+    running = "running" in hmp("info status", None)
+    if running:
+        hmp("stop", None)
+    try:
+        out = parse_registers(hmp("info registers -a", None))
+        sp_reg = "$sp" if arch == "x86_64" else "$r1"
+        for smp in out:
+            try:
+                smp.stack = parse_words(
+                    hmp(f"x /{STACK_WORDS}gx {sp_reg}", smp.cpu))
+            except Exception:  # pylint: disable=broad-except
+                smp.stack = []
+    finally:
+        if running:
+            hmp("cont", None)
     return out
 
 

@@ -189,6 +189,39 @@ class GuestSteps(StepCase):
             self.run_steps(body, symbols=syms)
 
 
+class StuckSamples(unittest.TestCase):
+    """stuck.summarize over hand-made samples."""
+
+    SYMS = {"_stext": 0x1000, "qi_submit_sync": 0x2000,
+            "printk": 0x3000, "qi_submit_sync.cold": 0x9000}
+    ENDS = {"qi_submit_sync": 0x2400, "printk": 0x3100,
+            "qi_submit_sync.cold": 0x9200}
+
+    def smp(self, pc: int, stack: List[int]) -> stuck.CpuSample:
+        s = stuck.CpuSample(cpu=0, addr=pc, irqs_on=False, halted=False)
+        s.stack = stack
+        return s
+
+    def test_cold_part_counts_as_its_function(self):
+        # a sample in printk called from the loop's cold part (jumped to,
+        # not called: no return address into qi_submit_sync itself)
+        sym = stuck.Symbolizer(self.SYMS, 0, self.ENDS)
+        rounds = [[self.smp(0x2050, [])], [self.smp(0x3010, [0x9183])],
+                  [self.smp(0x9010, [])]]
+        v = stuck.summarize(rounds, sym, 4, want="^qi_submit_sync$")
+        self.assertEqual(v.stuck, {0: "qi_submit_sync"})
+        self.assertEqual(stuck.clone_base("qi_submit_sync.cold"),
+                         "qi_submit_sync")
+        self.assertEqual(stuck.clone_base("f.isra.0"), "f")
+
+    def test_elsewhere_is_moving(self):
+        sym = stuck.Symbolizer(self.SYMS, 0, self.ENDS)
+        rounds = [[self.smp(0x2050, [])], [self.smp(0x3010, [0x5000])]]
+        v = stuck.summarize(rounds, sym, 4, want="^qi_submit_sync$")
+        self.assertEqual(v.stuck, {})
+        self.assertIn("vCPU0 moving", v.text)
+
+
 class QmpSteps(StepCase):
     def test_expect_empty_list(self):
         self.machine.returns["q"] = []
