@@ -4,6 +4,10 @@
 #   make demo     the default scenario set on Debian's guest kernels, as a table
 #   make bench    boot benchmark, ours vs Debian's stock QEMU (scripts/bench)
 #   make docs     QEMU's manual with our pages, warnings as errors (scripts/docs)
+#   make check-sanitizers  unit, qtest, base and compat suites on an ASan+UBSan
+#                 build (build/san, scripts/check-sanitizers)
+#   make fuzz     bounded generic-fuzz campaigns against our models (build/fuzz,
+#                 scripts/fuzz; FUZZ_TIME=seconds FUZZ_RUNS=n FUZZ_CAMPAIGNS=names)
 
 SHELL := /bin/bash
 PYTHON := /usr/bin/python3
@@ -17,7 +21,7 @@ export PYTHONPATH := $(CURDIR)/scripts
 
 BINARIES := qemu-system-ppc64 qemu-system-x86_64
 
-.PHONY: all tree check demo bench clean distclean images docs
+.PHONY: all tree check demo bench clean distclean images docs check-sanitizers fuzz
 all: tree
 	ninja -C build/qemu $(BINARIES)
 	@for b in $(BINARIES); do ln -sfn qemu/$$b build/$$b; done
@@ -44,6 +48,15 @@ bench: all
 
 docs: tree
 	scripts/docs
+
+check-sanitizers: tree
+	scripts/check-sanitizers
+
+FUZZ_TIME ?= 180
+FUZZ_RUNS ?= -1
+FUZZ_CAMPAIGNS ?=
+fuzz: tree
+	scripts/fuzz --time $(FUZZ_TIME) --runs $(FUZZ_RUNS) $(FUZZ_CAMPAIGNS)
 
 clean:
 	-ninja -C build/qemu -t clean

@@ -221,52 +221,72 @@ def dest_log(vm):
     return " / ".join((vm.get_log() or "").strip().splitlines()[-6:]) or "(no output)"
 
 
+def stop(vm):
+    """Quit QEMU (kill it if that fails); its exit code."""
+    try:
+        vm.shutdown()
+    except Exception:                          # pylint: disable=broad-except
+        vm.kill()
+    return vm.exitcode()
+
+
 def run(src_bin, dst_bin, src_args, dst_args, tmp):
-    sock = os.path.join(tmp, "mig.sock")
+    """Migrate src -> dst; then both must quit with exit code 0.  An abort
+    at exit (a sanitizer's report: LeakSanitizer runs at exit) fails the run,
+    and QEMU's output goes to stderr, where make check-sanitizers counts it."""
     src = QEMUQtestMachine(src_bin, MACHINE + src_args, name="src", base_temp_dir=tmp)
     dst = QEMUQtestMachine(dst_bin, MACHINE + dst_args + ["-incoming", "defer"],
                            name="dst", base_temp_dir=tmp)
     try:
-        src.launch()
-        dst.launch()
-        program(Guest(src))
-        before = snapshot(src)
-        dst.cmd("migrate-incoming", uri=f"unix:{sock}")
-        src.cmd("migrate", uri=f"unix:{sock}")
-        deadline = time.monotonic() + 60
-        while True:
-            st = src.cmd("query-migrate").get("status")
-            if st == "completed":
-                break
-            if st in ("failed", "cancelled") or time.monotonic() > deadline:
-                err = src.cmd("query-migrate").get("error-desc", st)
-                raise Fail(f"migration {st}: {err}; destination: {dest_log(dst)}")
-            time.sleep(0.05)
-        deadline = time.monotonic() + 30
-        while True:
-            if not dst.is_running():
-                raise Fail(f"destination exited: {dest_log(dst)}")
-            try:
-                status = dst.cmd("query-status")["status"]
-            except Exception as e:             # pylint: disable=broad-except
-                raise Fail(f"destination gone ({e}): {dest_log(dst)}") from e
-            if status == "running":
-                break
-            if time.monotonic() > deadline:
-                raise Fail(f"destination not running: {status}")
-            time.sleep(0.05)
-        after = snapshot(dst)
-        d = diff(before, after)
-        if d:
-            raise Fail("state differs after migration:\n  " + "\n  ".join(d[:40]))
-        queue_round(Guest(dst), 2, 0x5678)     # the queue still works there
-        return before
-    finally:
+        state = migrate(src, dst, os.path.join(tmp, "mig.sock"))
+    except BaseException:
         for vm in (dst, src):
-            try:
-                vm.shutdown()
-            except Exception:                  # pylint: disable=broad-except
-                vm.kill()
+            stop(vm)
+        raise
+    for vm, what in ((dst, "destination"), (src, "source")):
+        code = stop(vm)
+        if code != 0:
+            sys.stderr.write(vm.get_log() or "")
+            raise Fail(f"{what} exited with {code} when told to quit")
+    return state
+
+
+def migrate(src, dst, sock):
+    """Program src, migrate it to dst, compare, use the queue on dst."""
+    src.launch()
+    dst.launch()
+    program(Guest(src))
+    before = snapshot(src)
+    dst.cmd("migrate-incoming", uri=f"unix:{sock}")
+    src.cmd("migrate", uri=f"unix:{sock}")
+    deadline = time.monotonic() + 60
+    while True:
+        st = src.cmd("query-migrate").get("status")
+        if st == "completed":
+            break
+        if st in ("failed", "cancelled") or time.monotonic() > deadline:
+            err = src.cmd("query-migrate").get("error-desc", st)
+            raise Fail(f"migration {st}: {err}; destination: {dest_log(dst)}")
+        time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while True:
+        if not dst.is_running():
+            raise Fail(f"destination exited: {dest_log(dst)}")
+        try:
+            status = dst.cmd("query-status")["status"]
+        except Exception as e:             # pylint: disable=broad-except
+            raise Fail(f"destination gone ({e}): {dest_log(dst)}") from e
+        if status == "running":
+            break
+        if time.monotonic() > deadline:
+            raise Fail(f"destination not running: {status}")
+        time.sleep(0.05)
+    after = snapshot(dst)
+    d = diff(before, after)
+    if d:
+        raise Fail("state differs after migration:\n  " + "\n  ".join(d[:40]))
+    queue_round(Guest(dst), 2, 0x5678)     # the queue still works there
+    return before
 
 
 def main():
