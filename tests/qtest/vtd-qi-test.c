@@ -314,6 +314,29 @@ static void test_registers(void)
     teardown(t);
 }
 
+/*
+ * A quadword write at a 32-bit register at a quadword-aligned offset
+ * (FECTL, IECTL, IEADDR) writes it and the next register, as two
+ * doublewords; the base asserted size == 4 there and aborted (make fuzz).
+ */
+static void test_qword_write_32bit_regs(void)
+{
+    QTestState *qts = qtest_init("-M q35 -nodefaults "
+                                 "-device intel-iommu,intremap=off");
+
+    qtest_writeq(qts, IOMMU_BASE + 0x38, 0x0000abcd80000000ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x38), ==, 0x80000000);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x3c), ==, 0xabcd);
+    qtest_writeq(qts, IOMMU_BASE + 0xa0, 0x1234567880000000ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa0), ==, 0x80000000);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa4), ==, 0x12345678);
+    qtest_writeq(qts, IOMMU_BASE + 0xa8, 0x00000001fee01004ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa8), ==, 0xfee01004);
+    /* QEMU is still there */
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x0), ==, 0x10);
+    qtest_quit(qts);
+}
+
 static void test_reset(void)
 {
     T *t = setup(NULL, 0, false, true);
@@ -1491,6 +1514,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_add_func("/vtd-qi/registers", test_registers);
     qtest_add_func("/vtd-qi/reset", test_reset);
+    qtest_add_func("/vtd-qi/qword-write-32bit-registers",
+                   test_qword_write_32bit_regs);
     qtest_add_func("/vtd-qi/sync-descriptors", test_sync_descriptors);
     qtest_add_func("/vtd-qi/devtlb-latency", test_devtlb_latency);
     qtest_add_func("/vtd-qi/fence-and-depth", test_fence_and_depth);
