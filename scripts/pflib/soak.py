@@ -22,22 +22,46 @@ def rss_kib(pid: int) -> Optional[int]:
     return None
 
 
-def small_rss_kib(pid: int) -> Optional[int]:
-    """RSS outside mappings of 256 MiB or more (guest RAM, TCG code
-    buffer): QEMU's own heap and libraries, where a device-model leak would
-    show."""
-    total, size = 0, 0
+def small_mappings(pid: int) -> Optional[Dict[str, int]]:
+    """RSS (KiB) of each mapping smaller than 256 MiB (so not guest RAM nor
+    the TCG code buffer: QEMU's own heap, malloc arenas, stacks and
+    libraries, where a device-model leak would show), keyed by start
+    address and name."""
+    maps: Dict[str, int] = {}
+    key, size = "", 0
     try:
         with open(f"/proc/{pid}/smaps", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("Size:"):
-                    size = int(line.split()[1])
-                elif line.startswith("Rss:"):
-                    if size < BIG_MAPPING_KIB:
-                        total += int(line.split()[1])
-    except OSError:
+                field = line.split(None, 1)[0]
+                if field.endswith(":"):
+                    if field == "Size:":
+                        size = int(line.split()[1])
+                    elif field == "Rss:" and size < BIG_MAPPING_KIB:
+                        maps[key] = int(line.split()[1])
+                    continue
+                # a mapping's header: start-end perms offset dev inode [name]
+                parts = line.split()
+                start = parts[0].split("-")[0]
+                name = parts[5] if len(parts) > 5 else "[anon]"
+                key = f"{start} {parts[1]} {name}"
+    except (OSError, IndexError, ValueError):
         return None
-    return total
+    return maps
+
+
+def small_rss_kib(pid: int) -> Optional[int]:
+    """The sum of small_mappings()."""
+    maps = small_mappings(pid)
+    return None if maps is None else sum(maps.values())
+
+
+def growth_by_mapping(first: Dict[str, int],
+                      last: Dict[str, int]) -> List[Tuple[int, str]]:
+    """(KiB, mapping) for each mapping whose RSS changed, largest growth
+    first; a mapping that came or went counts from or to 0."""
+    rows = [(last.get(k, 0) - first.get(k, 0), k)
+            for k in set(first) | set(last)]
+    return sorted((r for r in rows if r[0]), key=lambda r: (-r[0], r[1]))
 
 
 def count_spec(spec: Any) -> Tuple[str, Optional[int]]:
@@ -55,6 +79,11 @@ class Soak:
         self.report = report
         self.rss: List[Tuple[int, int, int]] = []
         self.missed: List[int] = []
+        self.rundir = rundir
+        # the mappings at the first cycle after the warm-up and now, for
+        # rss-growth.txt: where the growth the verdict reports lies
+        self.warm_maps: Optional[Dict[str, int]] = None
+        self.last_maps: Optional[Dict[str, int]] = None
         self.fh: Optional[IO[str]] = None
         if report.get("rss"):
             # pylint: disable=consider-using-with  # closed in close()
@@ -65,19 +94,35 @@ class Soak:
         if not self.report.get("rss"):
             return
         kib = rss_kib(pid) if pid else None
-        small = small_rss_kib(pid) if pid else None
-        if kib is None or small is None:
+        maps = small_mappings(pid) if pid else None
+        if kib is None or maps is None:
             self.missed.append(cycle)
             return
+        small = sum(maps.values())
+        if self.warm_maps is None and \
+                cycle >= int(self.report.get("warmup_cycles", 0)):
+            self.warm_maps = maps
+        self.last_maps = maps
         self.rss.append((cycle, kib, small))
         assert self.fh is not None
         self.fh.write(f"{cycle},{kib},{small}\n")
         self.fh.flush()
 
     def close(self) -> None:
-        """Close rss.csv."""
+        """Close rss.csv; write rss-growth.txt."""
         if self.fh:
             self.fh.close()
+            self.fh = None
+        if self.warm_maps is not None and self.last_maps is not None:
+            rows = growth_by_mapping(self.warm_maps, self.last_maps)
+            with open(self.rundir / "rss-growth.txt", "w",
+                      encoding="utf-8") as out:
+                out.write("# RSS change (KiB) of each mapping under 256 MiB "
+                          "from the first cycle after the warm-up to the "
+                          "last; start perms name\n")
+                for kib, key in rows:
+                    out.write(f"{kib:+8d} {key}\n")
+                out.write(f"{sum(r[0] for r in rows):+8d} total\n")
 
     def verdict_line(self, console_text: str) -> str:
         """One line for the verdict; StepFailed when a limit is exceeded."""

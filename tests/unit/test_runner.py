@@ -4,6 +4,7 @@ test breaks when the check it names stops checking."""
 
 import base64
 import json
+import mmap
 import os
 import re
 import shutil
@@ -360,6 +361,29 @@ class Soak(unittest.TestCase):
         s.rss = [(1, 100, 50), (2, 200, 60)]
         self.assertIn("+10 KiB", s.verdict_line(""))
         s.close()
+
+    def test_growth_by_mapping(self):
+        first = {"7f00 rw-p [heap]": 100, "7e00 rw-p [anon]": 8,
+                 "7d00 r-xp /lib/libc.so.6": 40}
+        last = {"7f00 rw-p [heap]": 164, "7d00 r-xp /lib/libc.so.6": 40,
+                "7c00 rw-p [anon]": 4}
+        self.assertEqual(soak.growth_by_mapping(first, last),
+                         [(64, "7f00 rw-p [heap]"), (4, "7c00 rw-p [anon]"),
+                          (-8, "7e00 rw-p [anon]")])
+
+    def test_small_mappings_of_this_process(self):
+        maps = soak.small_mappings(os.getpid())
+        assert maps is not None
+        self.assertTrue(any(k.endswith("[stack]") for k in maps))
+        # 8 MiB touched in a 512 MiB mapping (like guest RAM) do not count
+        before = soak.small_rss_kib(os.getpid())
+        assert before is not None
+        with mmap.mmap(-1, 512 << 20) as big:
+            for off in range(0, 8 << 20, 4096):
+                big[off] = 1
+            after = soak.small_rss_kib(os.getpid())
+            assert after is not None
+            self.assertLess(after - before, 4 << 10)
 
     def test_console_count_maximum(self):
         rep = {"console_counts": {"EEH": {"pattern": "EEH:", "max": 0},
