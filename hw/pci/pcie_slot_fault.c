@@ -94,31 +94,27 @@ static bool host_holds_down(PCIDevice *port)
     return links_down && g_hash_table_contains(links_down, port);
 }
 
+static void set_lnksta_bit(PCIDevice *port, uint16_t bit, bool on)
+{
+    if (on) {
+        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKSTA, bit);
+    } else {
+        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_LNKSTA, bit);
+    }
+}
+
 /* The link's DLLLA bit, kept wherever the base keeps it up to date. */
 static void set_dllla(PCIDevice *port, bool active)
 {
-    if (!(port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) &&
-        !port_reports_link(port)) {
-        return;
-    }
-    if (active) {
-        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                   PCI_EXP_LNKSTA_DLLLA);
-    } else {
-        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                     PCI_EXP_LNKSTA_DLLLA);
+    if ((port->cap_present & QEMU_PCIE_LNKSTA_DLLLA) ||
+        port_reports_link(port)) {
+        set_lnksta_bit(port, PCI_EXP_LNKSTA_DLLLA, active);
     }
 }
 
 static void set_lt(PCIDevice *port, bool training)
 {
-    if (training) {
-        pci_word_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                   PCI_EXP_LNKSTA_LT);
-    } else {
-        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_LNKSTA,
-                                     PCI_EXP_LNKSTA_LT);
-    }
+    set_lnksta_bit(port, PCI_EXP_LNKSTA_LT, training);
 }
 
 /*
