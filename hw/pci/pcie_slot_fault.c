@@ -647,13 +647,11 @@ bool pcie_slot_fault_port_check(PCIDevice *port, Error **errp)
     return true;
 }
 
+/* As a slot power-off detaches them (hook patch "export pcie_unplug_device") */
 static void unplug_one(PCIBus *bus, PCIDevice *dev, void *opaque)
 {
-    HotplugHandler *ctrl = qdev_get_hotplug_handler(DEVICE(dev));
-
     trace_pcie_slot_fault_detach(DEVICE(dev)->canonical_path);
-    hotplug_handler_unplug(ctrl, DEVICE(dev), &error_abort);
-    object_unparent(OBJECT(dev));
+    pcie_unplug_device(bus, dev, opaque);
 }
 
 void pcie_slot_fault_surprise_remove(PCIDevice *port)
