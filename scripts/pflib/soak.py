@@ -49,12 +49,6 @@ def small_mappings(pid: int) -> Optional[Dict[str, int]]:
     return maps
 
 
-def small_rss_kib(pid: int) -> Optional[int]:
-    """The sum of small_mappings()."""
-    maps = small_mappings(pid)
-    return None if maps is None else sum(maps.values())
-
-
 def growth_by_mapping(first: Dict[str, int],
                       last: Dict[str, int]) -> List[Tuple[int, str]]:
     """(KiB, mapping) for each mapping whose RSS changed, largest growth

@@ -34,6 +34,8 @@
 #define IQA             0x90
 #define ICS             0x9c
 #define IECTL           0xa0
+#define IEDATA          0xa4
+#define IEADDR          0xa8
 #define IQER            0xb0
 #define IRTA            0xb8
 
@@ -324,14 +326,14 @@ static void test_qword_write_32bit_regs(void)
     QTestState *qts = qtest_init("-M q35 -nodefaults "
                                  "-device intel-iommu,intremap=off");
 
-    qtest_writeq(qts, IOMMU_BASE + 0x38, 0x0000abcd80000000ULL);
-    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x38), ==, 0x80000000);
-    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x3c), ==, 0xabcd);
-    qtest_writeq(qts, IOMMU_BASE + 0xa0, 0x1234567880000000ULL);
-    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa0), ==, 0x80000000);
-    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa4), ==, 0x12345678);
-    qtest_writeq(qts, IOMMU_BASE + 0xa8, 0x00000001fee01004ULL);
-    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0xa8), ==, 0xfee01004);
+    qtest_writeq(qts, IOMMU_BASE + FECTL, 0x0000abcd80000000ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + FECTL), ==, 0x80000000);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + FEDATA), ==, 0xabcd);
+    qtest_writeq(qts, IOMMU_BASE + IECTL, 0x1234567880000000ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + IECTL), ==, 0x80000000);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + IEDATA), ==, 0x12345678);
+    qtest_writeq(qts, IOMMU_BASE + IEADDR, 0x00000001fee01004ULL);
+    g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + IEADDR), ==, 0xfee01004);
     /* QEMU is still there */
     g_assert_cmphex(qtest_readl(qts, IOMMU_BASE + 0x0), ==, 0x10);
     qtest_quit(qts);
