@@ -10,7 +10,8 @@
  * into an unrecoverable machine check (seen with pnv_php's own surprise
  * removal path: e1000e_down() reading its vanished BAR).  This background
  * region, below every BAR in the PHB's PCI MMIO space, gives the hardware's
- * answer.  PE freeze state itself is not modelled here.
+ * answer, and reports the miss to the PE freeze model
+ * (hw/pci-host/pnv_phb4_eeh.c), which freezes the PE the address decodes to.
  *
  * Copyright (c) 2026 plugfault developers
  *
@@ -20,6 +21,7 @@
 #include "qemu/osdep.h"
 #include "hw/pci-host/pnv_phb4.h"
 #include "hw/pci-host/pnv_phb4_mmio_error.h"
+#include "hw/pci-host/pnv_phb4_eeh.h"
 #include "trace.h"
 
 static uint64_t pnv_phb4_mmio_error_read(void *opaque, hwaddr addr,
@@ -28,6 +30,7 @@ static uint64_t pnv_phb4_mmio_error_read(void *opaque, hwaddr addr,
     PnvPHB4 *phb = opaque;
 
     trace_pnv_phb4_mmio_error(phb->chip_id, phb->phb_id, "load", addr, size);
+    pnv_phb4_eeh_mmio_miss(phb, addr, false);
     return size == 8 ? UINT64_MAX : MAKE_64BIT_MASK(0, size * 8);
 }
 
@@ -37,6 +40,7 @@ static void pnv_phb4_mmio_error_write(void *opaque, hwaddr addr,
     PnvPHB4 *phb = opaque;
 
     trace_pnv_phb4_mmio_error(phb->chip_id, phb->phb_id, "store", addr, size);
+    pnv_phb4_eeh_mmio_miss(phb, addr, true);
 }
 
 static const MemoryRegionOps pnv_phb4_mmio_error_ops = {

@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-OVERLAY_DIRS = ("hw", "include", "target", "tests", "qapi", "accel", "system",
+OVERLAY_DIRS = ("hw", "include", "target", "tests", "qapi", "accel", "system", "stubs",
                 "docs")
 MANIFEST = ".plugfault-overlay"
 BASE_STAMP = ".plugfault-base"

@@ -1,0 +1,451 @@
+/*
+ * QTest testcase for PE freeze (EEH) in the PowerNV PHB4
+ * (hw/pci-host/pnv_phb4_eeh.c)
+ *
+ * No firmware runs: the test sets PHB 1 of a powernv9 up as skiboot and
+ * Linux would (pnv-phb4-qtest.h): its MMIO BAR0 and interrupt BAR, an M32
+ * MBT entry in MDT mode (column A), MDT segments mapped to PEs, an RTT in
+ * guest RAM and the PEST BAR.  Then it freezes PEs through the IODA PEST
+ * tables (as opal_pci_eeh_freeze_set/clear do), by MMIO to a segment no
+ * device answers, by the PAPR configuration error injection skiboot's
+ * phb4_err_inject() arms, by a DMA translation fault and over QMP, and
+ * checks what a frozen PE does: MMIO loads all ones, stores dropped, DMA
+ * refused.
+ *
+ * Copyright (c) 2026 plugfault developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "pnv-phb4-qtest.h"
+#include "qobject/qlist.h"
+#include "qobject/qstring.h"
+#include "qmp-assert-error.h"
+
+#define SEGS_PER_PE_TEST        8       /* MDT segment of the unclaimed test */
+#define DEV_PE                  5       /* PE of bus 1 (the RTT says) */
+#define MISS_PE                 9       /* PE of MDT segment 8 */
+#define PEST_BASE               0x200000ull     /* in guest RAM */
+#define DMA_RAM                 0x300000ull     /* edu DMA buffers in RAM */
+#define DEV_RID                 0x0100          /* bus 1, devfn 0 */
+#define ER_LSI                  7               /* PHB4_LSI_PCIE_ER */
+
+#define E1000E_RDBAH0           0x2804          /* plain RW register */
+
+/* edu registers (hw/misc/edu.c; native endian, so big-endian here) */
+#define EDU_DMA_SRC             0x80
+#define EDU_DMA_DST             0x88
+#define EDU_DMA_CNT             0x90
+#define EDU_DMA_CMD             0x98
+#define EDU_DMA_RUN             0x1
+#define EDU_DMA_TO_PCI          0x2
+#define EDU_DMA_BUF             0x40000
+#define EDU_DMA_NS              (200 * 1000 * 1000)     /* its 100 ms timer */
+
+#define ESB_GET                 0x800
+#define ESB_SET_PQ_00           0xc00
+
+static unsigned num_pes(QTestState *qts)
+{
+    /* skiboot: max_num_pes = PHB_PHB4_EEH_CAP >> 52 */
+    return t_phb_readq(qts, &p9_phb1, PHB_PHB4_EEH_CAP) >> 52;
+}
+
+static uint64_t seg_size(QTestState *qts)
+{
+    return P9_PHB1_M32_SIZE / num_pes(qts);
+}
+
+static uint64_t m32_cpu(uint64_t pci_offset)
+{
+    return p9_phb1_m32_cpu(P9_PHB1_M32_PCI_START + pci_offset);
+}
+
+static uint8_t pest_bits(QTestState *qts, unsigned pe)
+{
+    return (ioda_read(qts, IODA3_TBL_PESTA, pe) & IODA3_PESTA_MMIO_FROZEN ?
+            1 : 0) |
+           (ioda_read(qts, IODA3_TBL_PESTB, pe) & IODA3_PESTB_DMA_STOPPED ?
+            2 : 0);
+}
+
+/*
+ * The PHB as the OS leaves it: M32 in MDT mode, segment 0 (the device's
+ * BAR) in PE DEV_PE, segment 8 in MISS_PE, everything else PE 0; RID
+ * 0x0100 in PE DEV_PE; PEST in RAM; bus 1 below the root port.
+ */
+static QTestState *eeh_start(const char *dev)
+{
+    const PhbTarget *t = &p9_phb1;
+    QTestState *qts = qtest_initf("-M powernv9 -bios /dev/null %s", dev);
+    uint64_t mbe0 = IODA3_MBT0_ENABLE | IODA3_MBT0_TYPE_M32 |
+                    ((uint64_t)IODA3_MBT0_MODE_MDT << 60) |
+                    (P9_PHB1_MMIO0_BASE & IODA3_MBT0_BASE_ADDR);
+    uint64_t mbe1 = IODA3_MBT1_ENABLE |
+                    (~(P9_PHB1_M32_SIZE - 1) & IODA3_MBT1_MASK);
+    uint32_t cmd;
+
+    p9_phb1_map_bars(qts, true, true);
+    t_phb_writeq(qts, t, PHB_M32_START_ADDR, P9_PHB1_M32_PCI_START);
+    ioda_write(qts, IODA3_TBL_MDT, 0, (uint64_t)DEV_PE << 48);
+    ioda_write(qts, IODA3_TBL_MDT, SEGS_PER_PE_TEST, (uint64_t)MISS_PE << 48);
+    t_phb_writeq(qts, t, PHB_IODA_ADDR, PHB_IODA_AD_AUTOINC |
+                 ((uint64_t)IODA3_TBL_MBT << 48));
+    t_phb_writeq(qts, t, PHB_IODA_DATA0, mbe0);
+    t_phb_writeq(qts, t, PHB_IODA_DATA0, mbe1);
+
+    t_phb_writeq(qts, t, PHB_RTT_BAR, PHB_RTT_BAR_ENABLE | MSI_RTT_BASE);
+    qtest_writew(qts, MSI_RTT_BASE + 2 * DEV_RID, DEV_PE);
+    t_phb_writeq(qts, t, PHB_PEST_BAR, PHB_PEST_BAR_ENABLE | PEST_BASE);
+
+    t_rp_config_writel(qts, t, PCI_PRIMARY_BUS,
+                       (t_rp_config_readl(qts, t, PCI_PRIMARY_BUS) &
+                        0xff000000) | (1 << 16) | (1 << 8));
+    cmd = t_rp_config_readl(qts, t, PCI_COMMAND) & 0xffff;
+    t_rp_config_writel(qts, t, PCI_COMMAND,
+                       cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND,
+                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    return qts;
+}
+
+static QTestState *eeh_start_e1000e(void)
+{
+    return eeh_start("-device e1000e,id=nic1,bus=" TEST_BUS ",romfile=");
+}
+
+static uint32_t nic_read(QTestState *qts, uint32_t reg)
+{
+    return bswap32(qtest_readl(qts, m32_cpu(0) + reg));
+}
+
+static void nic_write(QTestState *qts, uint32_t reg, uint32_t val)
+{
+    qtest_writel(qts, m32_cpu(0) + reg, bswap32(val));
+}
+
+/* The one entry x-query-pnv-eeh gives for nic1 */
+static QDict *query_nic(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'x-query-pnv-eeh',"
+                            " 'arguments': {'id': 'nic1'}}");
+    QList *list = qdict_get_qlist(resp, "return");
+    QDict *pe;
+
+    g_assert_nonnull(list);
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    pe = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(pe);
+    qobject_unref(resp);
+    return pe;
+}
+
+static void test_firmware_freeze_thaw(void)
+{
+    QTestState *qts;
+    QDict *pe;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = eeh_start_e1000e();
+    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, 0);
+
+    /* opal_pci_eeh_freeze_set(MMIO): PESTA bit 0; PEEV follows */
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, IODA3_PESTA_MMIO_FROZEN);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 1);
+    g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, PPC_BIT(DEV_PE));
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readq(qts, m32_cpu(0)), ==, UINT64_MAX);
+    nic_write(qts, E1000E_RDBAH0, 0x11112222);          /* dropped */
+    /* the rest of the segment too, and only that PE's segment */
+    g_assert_cmphex(qtest_readl(qts, m32_cpu(seg_size(qts) - 4)), ==,
+                    0xffffffff);
+    pe = query_nic(qts);
+    g_assert_cmpint(qdict_get_int(pe, "pe"), ==, DEV_PE);
+    g_assert_true(qdict_get_bool(pe, "mmio-frozen"));
+    g_assert_false(qdict_get_bool(pe, "dma-frozen"));
+    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 0);  /* no error */
+    qobject_unref(pe);
+
+    /* opal_pci_eeh_freeze_clear(MMIO): the device answers again */
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, 0);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+
+    /* the PESTA window follows the MDT: move segment 0 to another PE */
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, IODA3_PESTA_MMIO_FROZEN);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+    ioda_write(qts, IODA3_TBL_MDT, 0, (uint64_t)(DEV_PE + 1) << 48);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+    ioda_write(qts, IODA3_TBL_MDT, 0, (uint64_t)DEV_PE << 48);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+
+    /* a reset thaws everything */
+    qtest_qmp_assert_success(qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(qts, "RESET");
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    qtest_quit(qts);
+}
+
+static void test_mmio_miss_freezes(void)
+{
+    QTestState *qts;
+    uint64_t miss;
+    uint64_t pest0, pest1;
+    QDict *resp;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = eeh_start_e1000e();
+    miss = SEGS_PER_PE_TEST * seg_size(qts) + 0x40;
+    /* arm the ER interrupt's ESB (LSI sources start OFF) */
+    qtest_readq(qts, P9_PHB1_INT_BASE + (ER_LSI << 12) + ESB_SET_PQ_00);
+
+    /* a load no device answers: all ones, and its PE freezes */
+    g_assert_cmphex(qtest_readl(qts, m32_cpu(miss)), ==, 0xffffffff);
+    g_assert_cmphex(pest_bits(qts, MISS_PE), ==, 3);
+    g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, PPC_BIT(MISS_PE));
+    /* logged in the PE's memory-resident PEST entry */
+    pest0 = qtest_readq(qts, PEST_BASE + 16 * MISS_PE);
+    pest1 = qtest_readq(qts, PEST_BASE + 16 * MISS_PE + 8);
+    g_assert_cmphex(pest0, ==, IODA3_PEST0_MMIO_CAUSE | IODA3_PEST0_UR_RETURN |
+                    ((uint64_t)PEST_TTYPE_MMIO_LOAD << 56));
+    g_assert_cmphex(pest1 << 3, ==, P9_PHB1_M32_PCI_START + miss);
+    /* the ER interrupt fired: P set */
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_INT_BASE + (ER_LSI << 12) +
+                                ESB_GET), ==, 2);
+    /* the device's PE is not touched */
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    g_assert_cmphex(nic_read(qts, PCI_VENDOR_ID), !=, 0xffffffff);
+
+    resp = qtest_qmp(qts, "{'execute': 'x-query-pnv-eeh'}");
+    g_assert_cmpuint(qlist_size(qdict_get_qlist(resp, "return")), ==, 1);
+    g_assert_cmpint(qdict_get_int(qobject_to(QDict,
+                        qlist_peek(qdict_get_qlist(resp, "return"))), "pe"),
+                    ==, MISS_PE);
+    qobject_unref(resp);
+
+    /* firmware thaws it: PESTA then PESTB, as freeze_clear does */
+    ioda_write(qts, IODA3_TBL_PESTA, MISS_PE, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, MISS_PE, 0);
+    g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, 0);
+    qtest_quit(qts);
+}
+
+static void test_qmp_inject(void)
+{
+    QTestState *qts;
+    QDict *pe;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = eeh_start_e1000e();
+    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'mmio-load'}}");
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+    g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
+                    IODA3_PEST0_MMIO_CAUSE | IODA3_PEST0_UR_RETURN |
+                    ((uint64_t)PEST_TTYPE_MMIO_LOAD << 56) |
+                    ((uint64_t)DEV_RID << 16));
+    g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE + 8) << 3, ==,
+                    P9_PHB1_M32_PCI_START);
+    pe = query_nic(qts);
+    g_assert_true(qdict_get_bool(pe, "mmio-frozen"));
+    g_assert_true(qdict_get_bool(pe, "dma-frozen"));
+    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 1);
+    g_assert_cmpstr(qstring_get_str(qobject_to(QString,
+                        qlist_peek(qdict_get_qlist(pe, "devices")))), ==,
+                    "/machine/peripheral/nic1");
+    qobject_unref(pe);
+
+    /* a second error while frozen keeps the first one's log */
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'dma-write'}}");
+    pe = query_nic(qts);
+    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 1);
+    qobject_unref(pe);
+
+    /* thawed, a DMA error logs its type */
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'dma-read'}}");
+    g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
+                    IODA3_PEST0_TCE_PAGE_FAULT |
+                    ((uint64_t)PEST_TTYPE_DMA_READ << 56) |
+                    ((uint64_t)DEV_RID << 16));
+
+    /* x-pnv-eeh-freeze: DMA only, no error counted */
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-freeze',"
+                             " 'arguments': {'id': 'nic1', 'mmio': false}}");
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 2);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+    pe = query_nic(qts);
+    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 2);
+    qobject_unref(pe);
+    qtest_quit(qts);
+}
+
+static void test_cfg_inject(void)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint64_t ca = PHB_CA_ENABLE | ((uint64_t)DEV_RID << 44) |
+                  ((uint64_t)DEV_PE << 16);         /* PHB_CA_PE */
+    QTestState *qts;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = eeh_start_e1000e();
+    /* skiboot's phb4_err_inject_cfg() for a device PE, config read */
+    t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_CTL, 0);
+    t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_ADDR, (uint64_t)DEV_RID << 44);
+    t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_MASK, PHB_PAPR_ERR_INJ_MASK_CFG_ALL);
+    t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_CTL,
+                 PHB_PAPR_ERR_INJ_CTL_CFG | PHB_PAPR_ERR_INJ_CTL_RD);
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_PAPR_ERR_INJ_MASK), ==,
+                    PHB_PAPR_ERR_INJ_MASK_CFG_ALL);
+
+    /* another function does not match */
+    t_phb_writeq(qts, t, PHB_CONFIG_ADDRESS, ca | (1ull << 44));
+    t_phb_ind_select(qts, t, PHB_CONFIG_DATA, true);
+    g_assert_cmphex(qtest_readq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA)),
+                    ==, UINT64_MAX);        /* no device: all ones anyway */
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+
+    /* the device's config read fails, the PE in the address freezes */
+    t_phb_writeq(qts, t, PHB_CONFIG_ADDRESS, ca);
+    t_phb_ind_select(qts, t, PHB_CONFIG_DATA, true);
+    g_assert_cmphex(qtest_readq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA)),
+                    ==, UINT64_MAX);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+    g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
+                    IODA3_PEST0_CFG_READ |
+                    ((uint64_t)PEST_TTYPE_OTHER << 56) |
+                    ((uint64_t)DEV_RID << 16));
+    /* not sticky: disarmed, the next read answers */
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_PAPR_ERR_INJ_CTL), ==, 0);
+    g_assert_cmphex(phb_cfg_readl(qts, 1, 0, PCI_VENDOR_ID), ==, 0x10d38086);
+    qtest_quit(qts);
+}
+
+static void test_dma(void)
+{
+    QTestState *qts;
+    uint64_t bar;
+    uint64_t pest0;
+
+    if (!qtest_has_device("edu")) {
+        g_test_skip("edu not available");
+        return;
+    }
+    qts = eeh_start("-device edu,id=nic1,bus=" TEST_BUS);
+    bar = m32_cpu(0);
+
+    /* no valid TVE yet: the DMA read fails translation, the PE freezes */
+    qtest_writeq(qts, DMA_RAM, 0x0123456789abcdefull);
+    qtest_writeq(qts, bar + EDU_DMA_SRC, DMA_RAM);
+    qtest_writeq(qts, bar + EDU_DMA_DST, EDU_DMA_BUF);
+    qtest_writeq(qts, bar + EDU_DMA_CNT, 8);
+    qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN);
+    qtest_clock_step(qts, EDU_DMA_NS);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+    pest0 = qtest_readq(qts, PEST_BASE + 16 * DEV_PE);
+    g_assert_cmphex(pest0, ==, IODA3_PEST0_TCE_PAGE_FAULT |
+                    ((uint64_t)PEST_TTYPE_DMA_READ << 56) |
+                    ((uint64_t)DEV_RID << 16));
+    g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE + 8) << 3, ==,
+                    DMA_RAM);
+
+    /* a no-translate TVE for the PE (TCE table size 1, I/O page size 0) */
+    ioda_write(qts, IODA3_TBL_TVT, DEV_PE * 2, PPC_BIT(55));
+    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+
+    /* RAM -> edu -> RAM works */
+    qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN);
+    qtest_clock_step(qts, EDU_DMA_NS);
+    qtest_writeq(qts, bar + EDU_DMA_SRC, EDU_DMA_BUF);
+    qtest_writeq(qts, bar + EDU_DMA_DST, DMA_RAM + 0x1000);
+    qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN | EDU_DMA_TO_PCI);
+    qtest_clock_step(qts, EDU_DMA_NS);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    g_assert_cmphex(qtest_readq(qts, DMA_RAM + 0x1000), ==,
+                    0x0123456789abcdefull);
+
+    /* DMA-stopped (freeze_set DMA): the write to RAM is refused */
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, IODA3_PESTB_DMA_STOPPED);
+    qtest_writeq(qts, bar + EDU_DMA_DST, DMA_RAM + 0x2000);
+    qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN | EDU_DMA_TO_PCI);
+    qtest_clock_step(qts, EDU_DMA_NS);
+    g_assert_cmphex(qtest_readq(qts, DMA_RAM + 0x2000), ==, 0);
+    /* MMIO still answers: only DMA was stopped */
+    g_assert_cmphex(qtest_readq(qts, bar + EDU_DMA_DST), ==,
+                    DMA_RAM + 0x2000);
+    qtest_quit(qts);
+}
+
+static void test_bad_input(void)
+{
+    QTestState *qts;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = qtest_initf("-M powernv9 -bios /dev/null "
+                      "-device e1000e,id=nic1,bus=" TEST_BUS ",romfile=");
+    qmp_assert_error(qts, "DeviceNotFound", "nope",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': 'nope', 'kind': 'mmio-load'}}");
+    qmp_assert_error(qts, "GenericError", "not a PCI device",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': '/machine/chip[0]', 'kind': 'mmio-load'}}");
+    qmp_assert_error(qts, "GenericError", "'kind' does not accept value",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': 'nic1', 'kind': 'fence-all'}}");
+    /* no firmware ran: no RTT, no PEs */
+    qmp_assert_error(qts, "GenericError", "RTT",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': 'nic1', 'kind': 'mmio-load'}}");
+    qmp_assert_error(qts, "GenericError", "nothing to freeze",
+                     "{'execute': 'x-pnv-eeh-freeze', 'arguments':"
+                     " {'id': 'nic1', 'mmio': false, 'dma': false}}");
+    qmp_assert_error(qts, "GenericError", "RTT",
+                     "{'execute': 'x-query-pnv-eeh', 'arguments':"
+                     " {'id': 'nic1'}}");
+    qtest_quit(qts);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("pnv-phb-eeh/firmware-freeze-thaw",
+                   test_firmware_freeze_thaw);
+    qtest_add_func("pnv-phb-eeh/mmio-miss-freezes", test_mmio_miss_freezes);
+    qtest_add_func("pnv-phb-eeh/qmp-inject", test_qmp_inject);
+    qtest_add_func("pnv-phb-eeh/cfg-inject", test_cfg_inject);
+    qtest_add_func("pnv-phb-eeh/dma", test_dma);
+    qtest_add_func("pnv-phb-eeh/bad-input", test_bad_input);
+    return g_test_run();
+}
