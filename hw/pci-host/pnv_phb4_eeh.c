@@ -24,8 +24,9 @@
  * skiboot's hw/phb4.c reads all this as it does on hardware: freeze_status
  * reads PEEV and PESTA/B, next_error scans PEEV, freeze_clear writes
  * PESTA/B (which thaws the PE here), get_diag_data dumps PESTA/B ORed with
- * the memory entries.  The PHB's error status registers are not set: their
- * bit layout is not public, and skiboot only prints them.
+ * the memory entries.  The PHB's error status registers are write-1-to-
+ * clear but never set here: their bit layout is not public, and skiboot
+ * only prints them.
  *
  * The freeze bits live in the base's ioda_PEST_AB[]; the PHB4 model has
  * no VMState, so migration is blocked while a PE is frozen.
@@ -530,6 +531,23 @@ bool pnv_phb4_eeh_reg_write(PnvPHB4 *phb, hwaddr off, unsigned size,
         return cfg_injected(phb, true);         /* dropped if injected */
     }
     switch (off) {
+    case PHB_ERR_STATUS:
+    case PHB_TXE_ERR_STATUS:
+    case PHB_RXE_ARB_ERR_STATUS:
+    case PHB_RXE_MRG_ERR_STATUS:
+    case PHB_RXE_TCE_ERR_STATUS:
+    case PHB_PBL_ERR_STATUS:
+    case PHB_REGB_ERR_STATUS:
+        /*
+         * Write 1 to clear (skiboot's phb4_init_errors() and
+         * phb4_err_clear() write the bits back, or all ones); the base
+         * stored the value, so a diag dump showed all ones.
+         */
+        if (size != 8) {
+            return false;
+        }
+        phb->regs[off >> 3] &= ~val;
+        return true;
     case PHB_PAPR_ERR_INJ_CTL:
     case PHB_PAPR_ERR_INJ_ADDR:
     case PHB_PAPR_ERR_INJ_MASK:

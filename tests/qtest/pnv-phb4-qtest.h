@@ -119,7 +119,7 @@ static inline uint64_t t_nest_xscom_addr(const PhbTarget *t, uint32_t reg)
 
 /* Point the HV indirect window at a 4- or 8-byte PHB register */
 static inline void t_phb_ind_select(QTestState *qts, const PhbTarget *t,
-                             uint32_t offset, bool four_bytes)
+                                    uint32_t offset, bool four_bytes)
 {
     uint64_t ind = PHB_SCOM_HV_IND_ADDR_VALID |
                    (four_bytes ? PHB_SCOM_HV_IND_ADDR_4B : 0) |
@@ -129,14 +129,15 @@ static inline void t_phb_ind_select(QTestState *qts, const PhbTarget *t,
 }
 
 /* 64-bit PHB registers (pnv_phb4_reg_read/write) */
-static inline uint64_t t_phb_readq(QTestState *qts, const PhbTarget *t, uint32_t off)
+static inline uint64_t t_phb_readq(QTestState *qts, const PhbTarget *t,
+                                   uint32_t off)
 {
     t_phb_ind_select(qts, t, off, false);
     return qtest_readq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA));
 }
 
-static inline void t_phb_writeq(QTestState *qts, const PhbTarget *t, uint32_t off,
-                         uint64_t val)
+static inline void t_phb_writeq(QTestState *qts, const PhbTarget *t,
+                                uint32_t off, uint64_t val)
 {
     t_phb_ind_select(qts, t, off, false);
     qtest_writeq(qts, t_phb_xscom_addr(t, PHB_SCOM_HV_IND_DATA), val);
@@ -148,7 +149,7 @@ static inline void t_phb_writeq(QTestState *qts, const PhbTarget *t, uint32_t of
  * into the low 32 bits of the XSCOM data.
  */
 static inline uint32_t t_rp_config_readl(QTestState *qts, const PhbTarget *t,
-                                  uint32_t off)
+                                         uint32_t off)
 {
     uint64_t data;
 
@@ -160,7 +161,7 @@ static inline uint32_t t_rp_config_readl(QTestState *qts, const PhbTarget *t,
 }
 
 static inline void t_rp_config_writel(QTestState *qts, const PhbTarget *t,
-                               uint32_t off, uint32_t val)
+                                      uint32_t off, uint32_t val)
 {
     g_assert_cmpuint(off & 3, ==, 0);
     t_phb_ind_select(qts, t, PHB_RC_CONFIG_BASE + off, true);
@@ -168,7 +169,8 @@ static inline void t_rp_config_writel(QTestState *qts, const PhbTarget *t,
 }
 
 /* Walk the capability list to a capability; 0 if absent */
-static inline uint32_t t_rp_find_cap(QTestState *qts, const PhbTarget *t, uint8_t id)
+static inline uint32_t t_rp_find_cap(QTestState *qts, const PhbTarget *t,
+                                     uint8_t id)
 {
     uint32_t pos = t_rp_config_readl(qts, t, PCI_CAPABILITY_LIST) & 0xfc;
     int guard = 48;
@@ -275,15 +277,15 @@ static inline uint64_t p9_phb1_m32_cpu(uint64_t pci_addr)
 
 /* Config space below the root port: PHB_CONFIG_ADDRESS / PHB_CONFIG_DATA */
 static inline void phb_cfg_select(QTestState *qts, uint8_t bus, uint8_t devfn,
-                           uint32_t off)
+                                  uint32_t off)
 {
     t_phb_writeq(qts, &p9_phb1, PHB_CONFIG_ADDRESS,
                  PHB_CA_ENABLE | ((uint64_t)bus << 52) |
                  ((uint64_t)devfn << 44) | ((uint64_t)(off & 0xffc) << 32));
 }
 
-static inline uint32_t phb_cfg_readl(QTestState *qts, uint8_t bus, uint8_t devfn,
-                              uint32_t off)
+static inline uint32_t phb_cfg_readl(QTestState *qts, uint8_t bus,
+                                     uint8_t devfn, uint32_t off)
 {
     phb_cfg_select(qts, bus, devfn, off);
     t_phb_ind_select(qts, &p9_phb1, PHB_CONFIG_DATA, true);
@@ -293,7 +295,7 @@ static inline uint32_t phb_cfg_readl(QTestState *qts, uint8_t bus, uint8_t devfn
 }
 
 static inline void phb_cfg_writel(QTestState *qts, uint8_t bus, uint8_t devfn,
-                           uint32_t off, uint32_t val)
+                                  uint32_t off, uint32_t val)
 {
     phb_cfg_select(qts, bus, devfn, off);
     t_phb_ind_select(qts, &p9_phb1, PHB_CONFIG_DATA, true);
@@ -311,7 +313,7 @@ static inline uint64_t ioda_read(QTestState *qts, unsigned table, unsigned idx)
 }
 
 static inline void ioda_write(QTestState *qts, unsigned table, unsigned idx,
-                       uint64_t val)
+                              uint64_t val)
 {
     t_phb_writeq(qts, &p9_phb1, PHB_IODA_ADDR,
                  ((uint64_t)table << 48) | ((uint64_t)idx << 0));
