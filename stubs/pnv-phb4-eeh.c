@@ -24,8 +24,12 @@ void qmp_x_pnv_eeh_freeze(const char *id, bool has_mmio, bool mmio,
     error_setg(errp, NO_PNV_PHB);
 }
 
+/* No PowerNV PHB, so no PE: an empty list, as on a machine without one */
 PnvEehPeInfoList *qmp_x_query_pnv_eeh(const char *id, Error **errp)
 {
-    error_setg(errp, NO_PNV_PHB);
+    if (id) {
+        error_setg(errp, "'%s' is not below a PowerNV PHB4/PHB5: "
+                   NO_PNV_PHB, id);
+    }
     return NULL;
 }
