@@ -13,7 +13,8 @@
 
 #define NO_PNV_PHB "this QEMU has no PowerNV PHB4/PHB5 (qemu-system-ppc64 has)"
 
-void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind, Error **errp)
+void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
+                          bool has_persistent, bool persistent, Error **errp)
 {
     error_setg(errp, NO_PNV_PHB);
 }

@@ -69,9 +69,16 @@ typedef struct FrozenWindow {
     bool mapped;
 } FrozenWindow;
 
+/* A device that keeps failing (x-pnv-eeh-inject persistent=true) */
+typedef struct FailingDevice {
+    PCIDevice *dev;             /* the instance; forgotten when unrealized */
+    PnvEehErrorKind kind;
+} FailingDevice;
+
 struct PnvPhb4Eeh {
     PnvPHB4 *phb;
     GPtrArray *windows;         /* FrozenWindow *, reused, never freed */
+    GPtrArray *failing;         /* FailingDevice * */
     uint32_t errors[PNV_PHB4_MAX_PEs];
     uint64_t pest0[PNV_PHB4_MAX_PEs];
     uint64_t pest1[PNV_PHB4_MAX_PEs];
@@ -113,6 +120,51 @@ static int rid_pe(PnvPHB4 *phb, uint16_t rid)
         return -1;
     }
     return be16_to_cpu(rte) & (num_pes(phb) - 1);
+}
+
+/* ------------------------------------------------- persistent errors */
+
+static void windows_update(PnvPhb4Eeh *eeh);
+
+/* The device of PE @pe that keeps failing, if any */
+static FailingDevice *pe_failing(PnvPhb4Eeh *eeh, int pe)
+{
+    for (unsigned i = 0; i < eeh->failing->len; i++) {
+        FailingDevice *f = g_ptr_array_index(eeh->failing, i);
+
+        if (rid_pe(eeh->phb, pci_requester_id(f->dev)) == pe) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+/* A failing device that goes is forgotten: it does not outlive its id */
+static void failing_unrealize(DeviceListener *listener, DeviceState *dev)
+{
+    PnvPhb4Eeh *eeh;
+
+    QLIST_FOREACH(eeh, &eeh_phbs, next) {
+        for (unsigned i = 0; i < eeh->failing->len; i++) {
+            FailingDevice *f = g_ptr_array_index(eeh->failing, i);
+
+            if (DEVICE(f->dev) == dev) {
+                g_ptr_array_remove_index(eeh->failing, i);
+                windows_update(eeh);
+                return;
+            }
+        }
+    }
+}
+
+static DeviceListener failing_listener = {
+    .unrealize = failing_unrealize,
+};
+
+static bool kind_is_mmio(PnvEehErrorKind kind)
+{
+    return kind == PNV_EEH_ERROR_KIND_MMIO_LOAD ||
+           kind == PNV_EEH_ERROR_KIND_MMIO_STORE;
 }
 
 /* ------------------------------------------------------ MMIO decoding */
@@ -213,11 +265,30 @@ static int mmio_pe(PnvPHB4 *phb, hwaddr addr, hwaddr *seg_start)
 
 /* ------------------------------------------------ frozen MMIO windows */
 
+static void device_error(PnvPhb4Eeh *eeh, unsigned pe, PCIDevice *dev,
+                         PnvEehErrorKind kind);
+
+/* A window over a PE that is not frozen: a device of it keeps failing */
+static void window_access(FrozenWindow *w)
+{
+    PnvPHB4 *phb = w->eeh->phb;
+    FailingDevice *f;
+
+    if (phb->ioda_PEST_AB[w->pe] & PEST_A) {
+        return;
+    }
+    f = pe_failing(w->eeh, w->pe);
+    if (f && kind_is_mmio(f->kind)) {
+        device_error(w->eeh, w->pe, f->dev, f->kind);
+    }
+}
+
 static uint64_t frozen_read(void *opaque, hwaddr addr, unsigned size)
 {
     FrozenWindow *w = opaque;
     PnvPHB4 *phb = w->eeh->phb;
 
+    window_access(w);
     trace_pnv_phb4_eeh_frozen_access(phb->chip_id, phb->phb_id, w->pe,
                                      "load", w->mr.addr + addr, size);
     return size == 8 ? UINT64_MAX : MAKE_64BIT_MASK(0, size * 8);
@@ -229,6 +300,7 @@ static void frozen_write(void *opaque, hwaddr addr, uint64_t data,
     FrozenWindow *w = opaque;
     PnvPHB4 *phb = w->eeh->phb;
 
+    window_access(w);
     trace_pnv_phb4_eeh_frozen_access(phb->chip_id, phb->phb_id, w->pe,
                                      "store", w->mr.addr + addr, size);
 }
@@ -263,9 +335,10 @@ static void window_map(PnvPhb4Eeh *eeh, unsigned *used, unsigned pe,
 }
 
 /*
- * Lay a window over every MMIO segment of every MMIO-frozen PE (adjacent
- * segments of one PE merged).  Called when a freeze bit or the MMIO
- * decode (MBT, MDT, M32/M64 registers) changes.
+ * Lay a window over every MMIO segment of every MMIO-frozen PE, and of
+ * every PE with a device whose MMIO keeps failing (adjacent segments of
+ * one PE merged).  Called when a freeze bit, a persistent error or the
+ * MMIO decode (MBT, MDT, M32/M64 registers) changes.
  */
 static void windows_update(PnvPhb4Eeh *eeh)
 {
@@ -295,7 +368,9 @@ static void windows_update(PnvPhb4Eeh *eeh)
         segsz = size / nseg;
         for (unsigned seg = 0; segsz && seg < nseg; seg++) {
             int pe = mbt_segment_pe(phb, i, seg);
-            bool frozen = pe >= 0 && (phb->ioda_PEST_AB[pe] & PEST_A);
+            FailingDevice *f = pe >= 0 ? pe_failing(eeh, pe) : NULL;
+            bool frozen = pe >= 0 && ((phb->ioda_PEST_AB[pe] & PEST_A) ||
+                                      (f && kind_is_mmio(f->kind)));
 
             if (run_size && (!frozen || pe != run_pe)) {
                 window_map(eeh, &used, run_pe, run_start, run_size);
@@ -573,6 +648,14 @@ void pnv_phb4_eeh_dma_xlate(PnvPHB4 *phb, int pe, hwaddr iova, uint16_t rid,
     if (pe < 0 || pe >= num_pes(phb) || flag == IOMMU_NONE) {
         return;
     }
+    if (!(phb->ioda_PEST_AB[pe] & PEST_B) && eeh_of(phb)->failing->len) {
+        FailingDevice *f = pe_failing(eeh_of(phb), pe);
+
+        if (f && !kind_is_mmio(f->kind) &&
+            pci_requester_id(f->dev) == rid) {
+            device_error(eeh_of(phb), pe, f->dev, f->kind);
+        }
+    }
     if (phb->ioda_PEST_AB[pe] & PEST_B) {
         trace_pnv_phb4_eeh_dma_refused(phb->chip_id, phb->phb_id, pe, rid,
                                        iova, is_write);
@@ -623,7 +706,7 @@ void pnv_phb4_eeh_mmio_decode_changed(PnvPHB4 *phb)
 {
     PnvPhb4Eeh *eeh = eeh_of(phb);
 
-    if (any_frozen(phb)) {
+    if (any_frozen(phb) || eeh->failing->len) {
         windows_update(eeh);
     }
 }
@@ -636,6 +719,7 @@ static void eeh_reset(void *opaque)
     memset(eeh->pest0, 0, sizeof(eeh->pest0));
     memset(eeh->pest1, 0, sizeof(eeh->pest1));
     memset(eeh->phb->ioda_PEST_AB, 0, sizeof(eeh->phb->ioda_PEST_AB));
+    g_ptr_array_set_size(eeh->failing, 0);
     windows_update(eeh);
     blocker_update(eeh);
 }
@@ -646,6 +730,10 @@ void pnv_phb4_eeh_init(PnvPHB4 *phb)
 
     eeh->phb = phb;
     eeh->windows = g_ptr_array_new();
+    eeh->failing = g_ptr_array_new_with_free_func(g_free);
+    if (QLIST_EMPTY(&eeh_phbs)) {
+        device_listener_register(&failing_listener);
+    }
     QLIST_INSERT_HEAD(&eeh_phbs, eeh, next);
     qemu_register_reset(eeh_reset, eeh);
 }
@@ -720,18 +808,13 @@ static uint64_t first_bar(PCIDevice *pdev)
     return 0;
 }
 
-void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind, Error **errp)
+/* An error of @kind by @dev, logged as the PHB logs it */
+static void device_error(PnvPhb4Eeh *eeh, unsigned pe, PCIDevice *dev,
+                         PnvEehErrorKind kind)
 {
-    PnvPhb4Eeh *eeh;
-    PCIDevice *pdev;
-    int pe = qmp_device_pe(id, &eeh, &pdev, errp);
-    uint64_t rid, pest0;
-    uint64_t fail = 0;
+    uint64_t rid = SETFIELD(IODA3_PEST0_RID, 0ull, pci_requester_id(dev));
+    uint64_t pest0, fail = 0;
 
-    if (pe < 0) {
-        return;
-    }
-    rid = SETFIELD(IODA3_PEST0_RID, 0ull, pci_requester_id(pdev));
     switch (kind) {
     case PNV_EEH_ERROR_KIND_MMIO_LOAD:
     case PNV_EEH_ERROR_KIND_MMIO_STORE:
@@ -739,7 +822,7 @@ void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind, Error **errp)
                 SETFIELD(IODA3_PEST0_TTYPE, 0ull,
                          kind == PNV_EEH_ERROR_KIND_MMIO_LOAD ?
                          PEST_TTYPE_MMIO_LOAD : PEST_TTYPE_MMIO_STORE);
-        fail = first_bar(pdev);
+        fail = first_bar(dev);
         break;
     case PNV_EEH_ERROR_KIND_DMA_READ:
     case PNV_EEH_ERROR_KIND_DMA_WRITE:
@@ -751,9 +834,39 @@ void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind, Error **errp)
     default:
         g_assert_not_reached();
     }
-    trace_pnv_phb4_eeh_qmp_inject(id, PnvEehErrorKind_str(kind), pe);
     pe_error(eeh, pe, pest0, SETFIELD(IODA3_PEST1_FAIL_ADDR, 0ull, fail >> 3),
              PnvEehErrorKind_str(kind));
+}
+
+void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
+                          bool has_persistent, bool persistent, Error **errp)
+{
+    PnvPhb4Eeh *eeh;
+    PCIDevice *pdev;
+    int pe = qmp_device_pe(id, &eeh, &pdev, errp);
+
+    if (pe < 0) {
+        return;
+    }
+    trace_pnv_phb4_eeh_qmp_inject(id, PnvEehErrorKind_str(kind), pe,
+                                  persistent);
+    for (unsigned i = 0; i < eeh->failing->len; i++) {
+        FailingDevice *f = g_ptr_array_index(eeh->failing, i);
+
+        if (f->dev == pdev) {
+            g_ptr_array_remove_index(eeh->failing, i);
+            break;
+        }
+    }
+    if (persistent) {
+        FailingDevice *f = g_new0(FailingDevice, 1);
+
+        f->dev = pdev;
+        f->kind = kind;
+        g_ptr_array_add(eeh->failing, f);
+        windows_update(eeh);
+    }
+    device_error(eeh, pe, pdev, kind);
 }
 
 void qmp_x_pnv_eeh_freeze(const char *id, bool has_mmio, bool mmio,
@@ -808,6 +921,7 @@ static void pe_info_append(PnvPhb4Eeh *eeh, unsigned pe,
     info->errors = eeh->errors[pe];
     info->pest0 = eeh->pest0[pe];
     info->pest1 = eeh->pest1[pe];
+    info->persistent = pe_failing(eeh, pe) != NULL;
     for (int b = 0; b < 256; b++) {
         pci_for_each_device(root, b, pe_device_one, &pd);
     }
@@ -834,7 +948,8 @@ PnvEehPeInfoList *qmp_x_query_pnv_eeh(const char *id, Error **errp)
     for (GList *l = phbs; l; l = l->next) {
         eeh = l->data;
         for (unsigned pe = 0; pe < num_pes(eeh->phb); pe++) {
-            if (eeh->phb->ioda_PEST_AB[pe] || eeh->errors[pe]) {
+            if (eeh->phb->ioda_PEST_AB[pe] || eeh->errors[pe] ||
+                pe_failing(eeh, pe)) {
                 pe_info_append(eeh, pe, &tail);
             }
         }

@@ -305,6 +305,69 @@ static void test_qmp_inject(void)
     qtest_quit(qts);
 }
 
+static void thaw(QTestState *qts, unsigned pe)
+{
+    ioda_write(qts, IODA3_TBL_PESTA, pe, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, pe, 0);
+}
+
+/* A device whose reset does not cure it: each thaw, it fails again */
+static void test_persistent(void)
+{
+    QTestState *qts;
+    QDict *pe;
+
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return;
+    }
+    qts = eeh_start_e1000e();
+    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'mmio-load', 'persistent': true}}");
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+    for (int i = 2; i <= 3; i++) {
+        thaw(qts, DEV_PE);
+        g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+        /* the next load fails again: all ones, frozen, counted */
+        g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+        g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+        pe = query_nic(qts);
+        g_assert_cmpint(qdict_get_int(pe, "errors"), ==, i);
+        g_assert_true(qdict_get_bool(pe, "persistent"));
+        qobject_unref(pe);
+    }
+
+    /* a one-off error ends it: after the thaw the device answers */
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'mmio-load'}}");
+    thaw(qts, DEV_PE);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+    pe = query_nic(qts);
+    g_assert_false(qdict_get_bool(pe, "persistent"));
+    qobject_unref(pe);
+
+    /* persistence belongs to the device instance: unplug forgets it */
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1',"
+                             " 'kind': 'mmio-store', 'persistent': true}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pcie-surprise-remove',"
+                             " 'arguments': {'id': 'nic1'}}");
+    qtest_qmp_eventwait(qts, "DEVICE_DELETED");
+    qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
+                             " {'driver': 'e1000e', 'id': 'nic1',"
+                             "  'bus': '" TEST_BUS "', 'romfile': ''}}");
+    thaw(qts, DEV_PE);
+    phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
+    phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
+    nic_write(qts, E1000E_RDBAH0, 0x00c0ffee);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x00c0ffee);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    qtest_quit(qts);
+}
+
 static void test_cfg_inject(void)
 {
     const PhbTarget *t = &p9_phb1;
@@ -444,6 +507,7 @@ int main(int argc, char **argv)
                    test_firmware_freeze_thaw);
     qtest_add_func("pnv-phb-eeh/mmio-miss-freezes", test_mmio_miss_freezes);
     qtest_add_func("pnv-phb-eeh/qmp-inject", test_qmp_inject);
+    qtest_add_func("pnv-phb-eeh/persistent", test_persistent);
     qtest_add_func("pnv-phb-eeh/cfg-inject", test_cfg_inject);
     qtest_add_func("pnv-phb-eeh/dma", test_dma);
     qtest_add_func("pnv-phb-eeh/bad-input", test_bad_input);
