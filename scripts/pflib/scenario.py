@@ -16,9 +16,10 @@ import tomllib  # pylint 2.16 takes it for a third-party module
 from . import facts
 
 STEP_KINDS = ("console", "guest", "qmp", "event", "repeat", "note")
-# A kernel WARN() ("WARNING: CPU: 0 PID: 1 at file:line func") fails a run
-# too, unless the scenario lists it in `allow`.
-WARN_PATTERN = r"WARNING: CPU: \d+ PID: \d+ at "
+# A kernel WARN() fails a run too, unless the scenario lists it in `allow`.
+# Up to 6.x it reads "WARNING: CPU: 0 PID: 1 at file:line func"; since 7.0
+# "WARNING: file:line at func, CPU#0: comm/pid" (seen with Debian's 7.2.13).
+WARN_PATTERN = r"WARNING: (CPU: \d+ PID: \d+ at |[\w./-]+:\d+ at )"
 DEFAULT_FAIL_PATTERNS = [
     r"Kernel panic",
     r"\bOops\b",

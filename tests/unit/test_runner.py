@@ -295,6 +295,15 @@ class Health(StepCase):
         self.console.feed(warn)
         st.health.check()
 
+    def test_kernel_warning_in_7x_format_fails(self):
+        # Linux 7.x (Debian 7.2.13): file:line first, CPU and task last
+        warn = ("[  5.6] WARNING: lib/refcount.c:28 at "
+                "refcount_warn_saturate+0x214/0x230, CPU#0: sh/118\n")
+        st = self.run_steps('[[step]]\nnote = "n"\n')
+        self.console.feed(warn)
+        with self.assertRaisesRegex(StepFailed, "lib/refcount.c:28"):
+            st.health.check()
+
     def test_qemu_exit_fails(self):
         st = self.run_steps('[[step]]\nnote = "n"\n')
         self.machine.running = False
