@@ -365,10 +365,22 @@ void pcie_slot_fault_port_notify(PCIDevice *port, unsigned vector)
 void pcie_slot_fault_init(PCIDevice *port)
 {
     uint32_t sltcap = pci_get_long(exp_cap(port) + PCI_EXP_SLTCAP);
-    uint32_t lnkcap = pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP);
+    uint32_t lnkcap;
     PCIESlotLink *l = slot_link_raw(port);
     uint32_t pos = port->exp.exp_cap;
     bool events = slot_fault_events(port);
+
+    if (l && l->broken_presence) {
+        /*
+         * A port that hides presence must tell link state, or nothing
+         * could see a card arrive: hot-plug capable downstream ports must
+         * implement Data Link Layer Link Active Reporting anyway (PCIe
+         * Base spec, Link Capabilities), and the Switchtec does.
+         */
+        pci_long_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKCAP,
+                                   PCI_EXP_LNKCAP_DLLLARC);
+    }
+    lnkcap = pci_get_long(exp_cap(port) + PCI_EXP_LNKCAP);
 
     allow_event(port, PCI_EXP_SLTCTL_DLLSCE, PCI_EXP_SLTSTA_DLLSC,
                 events && port_reports_link(port));
@@ -452,6 +464,36 @@ void pcie_slot_fault_reset(PCIDevice *port)
     l->powered = true;      /* the base's power update follows and says */
     l->up = card_present(port);
     set_dllla(port, l->up);
+}
+
+/*
+ * x-broken-presence: a downstream port whose Presence Detect is broken, as
+ * the Microsemi Switchtec PM8533's (Linux 80f9fc2362797 "PCI: pnv_php:
+ * Work around switches with broken presence detection"): Slot Status
+ * reads Presence Detect State 0 and never shows Presence Detect Changed,
+ * whatever the card, while the link (DLLLA, DLLSC) works: the port
+ * advertises link reporting (pcie_slot_fault_init()).  The port's own
+ * state keeps the truth (the link needs it); a PDC it would have shown is
+ * dropped when the guest reads Slot Status, so that it cannot hold the
+ * hot-plug interrupt pending.
+ */
+uint32_t pcie_slot_fault_read_config(PCIDevice *port, uint32_t addr, int len)
+{
+    uint32_t val = pci_default_read_config(port, addr, len);
+    PCIESlotLink *l = slot_link_raw(port);
+    uint32_t sta;
+
+    if (!l || !l->broken_presence) {
+        return val;
+    }
+    sta = port->exp.exp_cap + PCI_EXP_SLTSTA;   /* PDS and PDC: low byte */
+    if (addr <= sta && sta < addr + len) {
+        val &= ~((uint32_t)(PCI_EXP_SLTSTA_PDS | PCI_EXP_SLTSTA_PDC) <<
+                 (8 * (sta - addr)));
+        pci_word_test_and_clear_mask(exp_cap(port) + PCI_EXP_SLTSTA,
+                                     PCI_EXP_SLTSTA_PDC);
+    }
+    return val;
 }
 
 bool pcie_slot_fault_event_pending(PCIDevice *port, uint16_t sltctl,

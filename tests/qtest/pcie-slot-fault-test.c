@@ -474,6 +474,46 @@ static void test_surprise_remove_no_dlllarc(void)
     slot_test_end(&t);
 }
 
+/*
+ * x-broken-presence: the port hides Presence Detect (State and Changed)
+ * while its link works, and advertises link reporting so that a card's
+ * arrival is seen at all (DLLSC).  Checked on a 2.5 GT/s port, which
+ * would not report link state otherwise.
+ */
+static void test_broken_presence(void)
+{
+    SlotTest t;
+    QPCIDevice *rp2;
+    uint8_t exp2;
+
+    slot_test_start(&t,
+        "-device pcie-root-port,id=rp2,chassis=1,slot=2,bus=pcie.0,addr=0x3,"
+        "x-speed=2_5,x-broken-presence=on ");
+    rp2 = port_setup(t.pcibus, RP2_DEVFN, RP2_SEC_BUS);
+    exp2 = port_exp_cap(rp2);
+    g_assert_cmphex(qpci_config_readl(rp2, exp2 + PCI_EXP_LNKCAP) &
+                    PCI_EXP_LNKCAP_DLLLARC, ==, PCI_EXP_LNKCAP_DLLLARC);
+    g_assert_cmphex(sltsta(rp2, exp2) & PCI_EXP_SLTSTA_PDS, ==, 0);
+
+    qtest_qmp_device_add(t.qts, "e1000e", "nic2",
+                         "{'bus': 'rp2', 'romfile': ''}");
+    qtest_clock_step(t.qts, 20 * 1000 * 1000);     /* link training */
+    /* the card is there, its link up; presence is never shown */
+    g_assert_cmphex(lnksta(rp2, exp2) & PCI_EXP_LNKSTA_DLLLA, ==,
+                    PCI_EXP_LNKSTA_DLLLA);
+    g_assert_cmphex(sltsta(rp2, exp2) &
+                    (PCI_EXP_SLTSTA_PDS | PCI_EXP_SLTSTA_PDC |
+                     PCI_EXP_SLTSTA_DLLSC), ==, PCI_EXP_SLTSTA_DLLSC);
+    /* 16- and 32-bit reads agree (Slot Control and Status together) */
+    g_assert_cmphex((qpci_config_readl(rp2, exp2 + PCI_EXP_SLTCTL) >> 16) &
+                    (PCI_EXP_SLTSTA_PDS | PCI_EXP_SLTSTA_PDC), ==, 0);
+    g_assert_cmphex(qpci_config_readb(rp2, exp2 + PCI_EXP_SLTSTA) &
+                    PCI_EXP_SLTSTA_PDS, ==, 0);
+
+    g_free(rp2);
+    slot_test_end(&t);
+}
+
 /* ------------------------------------------------------------ case 3 */
 
 /*
@@ -1832,6 +1872,7 @@ int main(int argc, char **argv)
                    test_slot_fault_events_off);
     qtest_add_func("/pcie-slot-fault/surprise-remove/dlllarc",
                    test_surprise_remove);
+    qtest_add_func("/pcie-slot-fault/broken-presence", test_broken_presence);
     qtest_add_func("/pcie-slot-fault/surprise-remove/no-dlllarc",
                    test_surprise_remove_no_dlllarc);
     qtest_add_func("/pcie-slot-fault/msix/surprise-remove",

@@ -21,6 +21,8 @@ bool pcie_slot_fault_gate_power(PCIDevice *port, bool power);
 void pcie_slot_fault_dllla_changed(PCIDevice *port);
 void pcie_slot_fault_forget(PCIDevice *port);
 bool pcie_slot_fault_power_off_detaches(PCIDevice *port);
+/* The port's config_read (hook "slot config reads go to the slot-fault model") */
+uint32_t pcie_slot_fault_read_config(PCIDevice *port, uint32_t addr, int len);
 /* pci_bridge_write_config(): Link Control, Bridge Control, DPC */
 void pcie_slot_fault_write_config(PCIDevice *port, uint32_t addr,
                                   uint32_t val, int len, uint16_t old_brctl);

@@ -38,6 +38,7 @@ typedef struct PCIESlotLink {
     /* properties */
     OnOffAuto link_control;     /* x-link-control */
     bool dpc;                   /* x-dpc */
+    bool broken_presence;       /* x-broken-presence */
 
     /* resolved at realize */
     bool lc_on;                 /* LD, RL, SBR act on the link */
@@ -58,7 +59,9 @@ typedef struct PCIESlotLink {
 #define DEFINE_PCIE_SLOT_LINK_PROPS(_state, _field)                         \
     DEFINE_PROP_ON_OFF_AUTO("x-link-control", _state,                       \
                             _field.link_control, ON_OFF_AUTO_AUTO),         \
-    DEFINE_PROP_BOOL("x-dpc", _state, _field.dpc, false)
+    DEFINE_PROP_BOOL("x-dpc", _state, _field.dpc, false),                  \
+    DEFINE_PROP_BOOL("x-broken-presence", _state, _field.broken_presence,  \
+                     false)
 
 /*
  * Migration: a subsection of the port's VMState, sent only when needed;
