@@ -468,6 +468,66 @@ static void test_dma(void)
     qtest_quit(qts);
 }
 
+/* edu's MSI: to the PHB's 64-bit MSI window, XIVE source TEST_MSI_SRC */
+#define TEST_MSI_SRC            0x15
+#define EDU_IRQ_RAISE           0x60
+
+static uint64_t msi_pq(QTestState *qts)
+{
+    return qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_GET);
+}
+
+static void test_msi_dropped(void)
+{
+    const PhbTarget *t = &p9_phb1;
+    QTestState *qts;
+    uint64_t bar;
+    uint32_t pos, hdr;
+    int guard = 16;
+
+    if (!qtest_has_device("edu")) {
+        g_test_skip("edu not available");
+        return;
+    }
+    qts = eeh_start("-device edu,id=nic1,bus=" TEST_BUS);
+    bar = m32_cpu(0);
+    t_phb_writeq(qts, t, PHB_PHB4_CONFIG,
+                 t_phb_readq(qts, t, PHB_PHB4_CONFIG) | PHB_PHB4C_64BIT_MSI_EN);
+
+    /* edu's MSI capability: 64-bit, address 1 << 60, data TEST_MSI_SRC */
+    pos = phb_cfg_readl(qts, 1, 0, PCI_CAPABILITY_LIST) & 0xfc;
+    while (pos && (phb_cfg_readl(qts, 1, 0, pos) & 0xff) != PCI_CAP_ID_MSI) {
+        pos = (phb_cfg_readl(qts, 1, 0, pos) >> 8) & 0xfc;
+        g_assert_cmpint(--guard, >, 0);
+    }
+    g_assert_cmphex(pos, !=, 0);
+    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_ADDRESS_LO, 0);
+    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_ADDRESS_HI, 0x10000000);
+    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_DATA_64, TEST_MSI_SRC);
+    hdr = phb_cfg_readl(qts, 1, 0, pos);
+    phb_cfg_writel(qts, 1, 0, pos, hdr | (PCI_MSI_FLAGS_ENABLE << 16));
+
+    /* arm the source; the MSI arrives: P set */
+    qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_SET_PQ_00);
+    g_assert_cmphex(msi_pq(qts), ==, 0);
+    qtest_writel(qts, bar + EDU_IRQ_RAISE, 1);
+    g_assert_cmphex(msi_pq(qts), ==, 2);
+
+    /* DMA-stopped: the next MSI is discarded by the PHB */
+    qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_SET_PQ_00);
+    qtest_writel(qts, bar + 0x64, 1);              /* edu: lower the irq */
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, IODA3_PESTB_DMA_STOPPED);
+    qtest_writel(qts, bar + EDU_IRQ_RAISE, 2);
+    g_assert_cmphex(msi_pq(qts), ==, 0);
+
+    /* thawed, MSIs flow again */
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    qtest_writel(qts, bar + 0x64, 2);
+    qtest_writel(qts, bar + EDU_IRQ_RAISE, 4);
+    g_assert_cmphex(msi_pq(qts), ==, 2);
+    qtest_quit(qts);
+}
+
 static void test_bad_input(void)
 {
     QTestState *qts;
@@ -510,6 +570,7 @@ int main(int argc, char **argv)
     qtest_add_func("pnv-phb-eeh/persistent", test_persistent);
     qtest_add_func("pnv-phb-eeh/cfg-inject", test_cfg_inject);
     qtest_add_func("pnv-phb-eeh/dma", test_dma);
+    qtest_add_func("pnv-phb-eeh/msi-dropped", test_msi_dropped);
     qtest_add_func("pnv-phb-eeh/bad-input", test_bad_input);
     return g_test_run();
 }
