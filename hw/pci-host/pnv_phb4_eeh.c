@@ -268,6 +268,16 @@ static int mmio_pe(PnvPHB4 *phb, hwaddr addr, hwaddr *seg_start)
 static void device_error(PnvPhb4Eeh *eeh, unsigned pe, PCIDevice *dev,
                          PnvEehErrorKind kind);
 
+/*
+ * skiboot sets PHB_CTRLR_MMIO_EEH_DISABLE when NVRAM says
+ * pci-eeh-mmio=disabled: MMIO errors then complete with all ones but
+ * freeze nothing.
+ */
+static bool mmio_eeh_enabled(PnvPHB4 *phb)
+{
+    return !(phb->regs[PHB_CTRLR >> 3] & PHB_CTRLR_MMIO_EEH_DISABLE);
+}
+
 /* A window over a PE that is not frozen: a device of it keeps failing */
 static void window_access(FrozenWindow *w)
 {
@@ -278,7 +288,7 @@ static void window_access(FrozenWindow *w)
         return;
     }
     f = pe_failing(w->eeh, w->pe);
-    if (f && kind_is_mmio(f->kind)) {
+    if (f && kind_is_mmio(f->kind) && mmio_eeh_enabled(phb)) {
         device_error(w->eeh, w->pe, f->dev, f->kind);
     }
 }
@@ -613,10 +623,14 @@ bool pnv_phb4_eeh_reg_write(PnvPHB4 *phb, hwaddr off, unsigned size,
     case PHB_RXE_TCE_ERR_STATUS:
     case PHB_PBL_ERR_STATUS:
     case PHB_REGB_ERR_STATUS:
+    case PHB_PCIE_DLP_ERRLOG1:
+    case PHB_PCIE_DLP_ERRLOG2:
+    case PHB_PCIE_DLP_ERR_STATUS:
         /*
          * Write 1 to clear (skiboot's phb4_init_errors() and
-         * phb4_err_clear() write the bits back, or all ones); the base
-         * stored the value, so a diag dump showed all ones.
+         * phb4_err_clear() write the bits back, or all ones; its init
+         * "Clear DLP error logs" writes all ones to the DLP logs); the
+         * base stored the value, so a diag dump showed all ones.
          */
         if (size != 8) {
             return false;
@@ -692,9 +706,9 @@ void pnv_phb4_eeh_mmio_miss(PnvPHB4 *phb, hwaddr pci_addr, bool is_write)
     hwaddr seg;
     int pe = mmio_pe(phb, pci_addr, &seg);
 
-    if (pe < 0) {
-        return;                 /* no MBT entry: the access did not get here */
-    }
+    if (pe < 0 || !mmio_eeh_enabled(phb)) {
+        return;         /* no MBT entry (the access did not get here), or */
+    }                   /* MMIO EEH disabled */
     pe_error(eeh_of(phb), pe, IODA3_PEST0_MMIO_CAUSE | IODA3_PEST0_UR_RETURN |
              SETFIELD(IODA3_PEST0_TTYPE, 0ull,
                       is_write ? PEST_TTYPE_MMIO_STORE : PEST_TTYPE_MMIO_LOAD),
@@ -846,6 +860,12 @@ void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
     int pe = qmp_device_pe(id, &eeh, &pdev, errp);
 
     if (pe < 0) {
+        return;
+    }
+    if (kind_is_mmio(kind) && !mmio_eeh_enabled(eeh->phb)) {
+        error_setg(errp, "the PHB of '%s' has MMIO EEH disabled "
+                   "(PHB_CTRLR, skiboot's pci-eeh-mmio=disabled): an MMIO "
+                   "error freezes nothing", id);
         return;
     }
     trace_pnv_phb4_eeh_qmp_inject(id, PnvEehErrorKind_str(kind), pe,

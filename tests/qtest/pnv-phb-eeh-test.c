@@ -238,6 +238,22 @@ static void test_mmio_miss_freezes(void)
     ioda_write(qts, IODA3_TBL_PESTA, MISS_PE, 0);
     ioda_write(qts, IODA3_TBL_PESTB, MISS_PE, 0);
     g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, 0);
+
+    /* NVRAM pci-eeh-mmio=disabled: skiboot sets PHB_CTRLR bit 14 */
+    t_phb_writeq(qts, &p9_phb1, PHB_CTRLR,
+                 t_phb_readq(qts, &p9_phb1, PHB_CTRLR) |
+                 PHB_CTRLR_MMIO_EEH_DISABLE);
+    g_assert_cmphex(qtest_readl(qts, m32_cpu(miss)), ==, 0xffffffff);
+    g_assert_cmphex(pest_bits(qts, MISS_PE), ==, 0);
+    qmp_assert_error(qts, "GenericError", "MMIO EEH disabled",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': 'nic1', 'kind': 'mmio-load'}}");
+
+    /* the error status registers are write-1-to-clear */
+    t_phb_writeq(qts, &p9_phb1, PHB_PCIE_DLP_ERRLOG1, UINT64_MAX);
+    t_phb_writeq(qts, &p9_phb1, PHB_TXE_ERR_STATUS, UINT64_MAX);
+    g_assert_cmphex(t_phb_readq(qts, &p9_phb1, PHB_PCIE_DLP_ERRLOG1), ==, 0);
+    g_assert_cmphex(t_phb_readq(qts, &p9_phb1, PHB_TXE_ERR_STATUS), ==, 0);
     qtest_quit(qts);
 }
 
