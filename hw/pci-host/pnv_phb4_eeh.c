@@ -37,6 +37,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bitmap.h"
 #include "qemu/bswap.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
@@ -87,6 +88,8 @@ struct PnvPhb4Eeh {
 };
 
 static QLIST_HEAD(, PnvPhb4Eeh) eeh_phbs = QLIST_HEAD_INITIALIZER(eeh_phbs);
+/* failing devices on all PHBs: lets a DMA translation skip the lookup */
+static unsigned failing_total;
 
 static unsigned num_pes(PnvPHB4 *phb)
 {
@@ -150,6 +153,7 @@ static void failing_unrealize(DeviceListener *listener, DeviceState *dev)
 
             if (DEVICE(f->dev) == dev) {
                 g_ptr_array_remove_index(eeh->failing, i);
+                failing_total--;
                 windows_update(eeh);
                 return;
             }
@@ -199,9 +203,12 @@ static unsigned mbt_entries(PnvPHB4 *phb)
                           PNV_PHB4_MIN_MMIO_WINDOWS;
 }
 
-/* Segments of a segmented MBT entry (PE_SEG or MDT mode) */
+/* Segments of an MBT entry: one in single-PE mode */
 static unsigned mbt_segments(PnvPHB4 *phb, uint64_t mbe0)
 {
+    if (GETFIELD(IODA3_MBT0_MODE, mbe0) == IODA3_MBT0_MODE_SINGLE_PE) {
+        return 1;
+    }
     if (GETFIELD(IODA3_MBT0_MODE, mbe0) == IODA3_MBT0_MODE_PE_SEG) {
         switch (GETFIELD(IODA3_MBT0_SEG_DIV, mbe0)) {
         case IODA3_MBT0_SEG_DIV_128:
@@ -245,7 +252,7 @@ static int mbt_segment_pe(PnvPHB4 *phb, unsigned i, unsigned seg)
 }
 
 /* The PE an MMIO PCI address decodes to; -1 if no MBT entry covers it */
-static int mmio_pe(PnvPHB4 *phb, hwaddr addr, hwaddr *seg_start)
+static int mmio_pe(PnvPHB4 *phb, hwaddr addr)
 {
     for (unsigned i = 0; i < mbt_entries(phb); i++) {
         uint64_t start, size, segsz;
@@ -257,7 +264,6 @@ static int mmio_pe(PnvPHB4 *phb, hwaddr addr, hwaddr *seg_start)
         }
         segsz = size / mbt_segments(phb, phb->ioda_MBT[i << 1]);
         seg = segsz ? (addr - start) / segsz : 0;
-        *seg_start = start + (uint64_t)seg * segsz;
         return mbt_segment_pe(phb, i, seg);
     }
     return -1;
@@ -353,8 +359,17 @@ static void window_map(PnvPhb4Eeh *eeh, unsigned *used, unsigned pe,
 static void windows_update(PnvPhb4Eeh *eeh)
 {
     PnvPHB4 *phb = eeh->phb;
+    DECLARE_BITMAP(failing, PNV_PHB4_MAX_PEs) = { 0 };
     unsigned used = 0;
 
+    for (unsigned i = 0; i < eeh->failing->len; i++) {
+        FailingDevice *f = g_ptr_array_index(eeh->failing, i);
+        int pe = rid_pe(phb, pci_requester_id(f->dev));
+
+        if (pe >= 0 && kind_is_mmio(f->kind)) {
+            set_bit(pe, failing);
+        }
+    }
     memory_region_transaction_begin();
     for (unsigned i = 0; i < eeh->windows->len; i++) {
         FrozenWindow *w = g_ptr_array_index(eeh->windows, i);
@@ -372,15 +387,12 @@ static void windows_update(PnvPhb4Eeh *eeh)
         if (!mbt_window(phb, i, &start, &size)) {
             continue;
         }
-        nseg = GETFIELD(IODA3_MBT0_MODE, phb->ioda_MBT[i << 1]) ==
-               IODA3_MBT0_MODE_SINGLE_PE ? 1 :
-               mbt_segments(phb, phb->ioda_MBT[i << 1]);
+        nseg = mbt_segments(phb, phb->ioda_MBT[i << 1]);
         segsz = size / nseg;
         for (unsigned seg = 0; segsz && seg < nseg; seg++) {
             int pe = mbt_segment_pe(phb, i, seg);
-            FailingDevice *f = pe >= 0 ? pe_failing(eeh, pe) : NULL;
             bool frozen = pe >= 0 && ((phb->ioda_PEST_AB[pe] & PEST_A) ||
-                                      (f && kind_is_mmio(f->kind)));
+                                      test_bit(pe, failing));
 
             if (run_size && (!frozen || pe != run_pe)) {
                 window_map(eeh, &used, run_pe, run_start, run_size);
@@ -450,11 +462,7 @@ static void pest_set(PnvPhb4Eeh *eeh, unsigned pe, uint8_t bits, bool on)
     blocker_update(eeh);
 }
 
-/*
- * An error in PE @pe: log it (the first one, as the hardware keeps the
- * first error until the freeze is cleared), freeze the PE for MMIO and
- * DMA, raise the ER interrupt.
- */
+/* An error found outside the BQL (a DMA from an I/O thread), for later */
 typedef struct DeferredError {
     PnvPhb4Eeh *eeh;
     unsigned pe;
@@ -473,6 +481,11 @@ static void pe_error_bh(void *opaque)
     g_free(d);
 }
 
+/*
+ * An error in PE @pe: log it (the first one, as the hardware keeps the
+ * first error until the freeze is cleared), freeze the PE for MMIO and
+ * DMA, raise the ER interrupt.
+ */
 static void pe_error(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
                      uint64_t pest1, const char *what)
 {
@@ -662,7 +675,7 @@ void pnv_phb4_eeh_dma_xlate(PnvPHB4 *phb, int pe, hwaddr iova, uint16_t rid,
     if (pe < 0 || pe >= num_pes(phb) || flag == IOMMU_NONE) {
         return;
     }
-    if (!(phb->ioda_PEST_AB[pe] & PEST_B) && eeh_of(phb)->failing->len) {
+    if (!(phb->ioda_PEST_AB[pe] & PEST_B) && failing_total) {
         FailingDevice *f = pe_failing(eeh_of(phb), pe);
 
         if (f && !kind_is_mmio(f->kind) &&
@@ -703,8 +716,7 @@ bool pnv_phb4_eeh_msi_blocked(PnvPHB4 *phb, int pe, uint32_t src)
 
 void pnv_phb4_eeh_mmio_miss(PnvPHB4 *phb, hwaddr pci_addr, bool is_write)
 {
-    hwaddr seg;
-    int pe = mmio_pe(phb, pci_addr, &seg);
+    int pe = mmio_pe(phb, pci_addr);
 
     if (pe < 0 || !mmio_eeh_enabled(phb)) {
         return;         /* no MBT entry (the access did not get here), or */
@@ -733,6 +745,7 @@ static void eeh_reset(void *opaque)
     memset(eeh->pest0, 0, sizeof(eeh->pest0));
     memset(eeh->pest1, 0, sizeof(eeh->pest1));
     memset(eeh->phb->ioda_PEST_AB, 0, sizeof(eeh->phb->ioda_PEST_AB));
+    failing_total -= eeh->failing->len;
     g_ptr_array_set_size(eeh->failing, 0);
     windows_update(eeh);
     blocker_update(eeh);
@@ -875,6 +888,7 @@ void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
 
         if (f->dev == pdev) {
             g_ptr_array_remove_index(eeh->failing, i);
+            failing_total--;
             break;
         }
     }
@@ -884,6 +898,7 @@ void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
         f->dev = pdev;
         f->kind = kind;
         g_ptr_array_add(eeh->failing, f);
+        failing_total++;
         windows_update(eeh);
     }
     device_error(eeh, pe, pdev, kind);

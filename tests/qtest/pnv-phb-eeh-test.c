@@ -110,9 +110,22 @@ static QTestState *eeh_start(const char *dev)
     return qts;
 }
 
+/* The PHB set up with an e1000e "nic1" in pcie.1; NULL (skipped) without */
 static QTestState *eeh_start_e1000e(void)
 {
+    if (!qtest_has_device("e1000e")) {
+        g_test_skip("e1000e not available");
+        return NULL;
+    }
     return eeh_start("-device e1000e,id=nic1,bus=" TEST_BUS ",romfile=");
+}
+
+/* x-pnv-eeh-inject into nic1 */
+static void inject(QTestState *qts, const char *kind, bool persistent)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1', 'kind': %s,"
+                             " 'persistent': %i}}", kind, persistent);
 }
 
 static uint32_t nic_read(QTestState *qts, uint32_t reg)
@@ -146,11 +159,10 @@ static void test_firmware_freeze_thaw(void)
     QTestState *qts;
     QDict *pe;
 
-    if (!qtest_has_device("e1000e")) {
-        g_test_skip("e1000e not available");
+    qts = eeh_start_e1000e();
+    if (!qts) {
         return;
     }
-    qts = eeh_start_e1000e();
     nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
     g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
@@ -201,11 +213,10 @@ static void test_mmio_miss_freezes(void)
     uint64_t pest0, pest1;
     QDict *resp;
 
-    if (!qtest_has_device("e1000e")) {
-        g_test_skip("e1000e not available");
+    qts = eeh_start_e1000e();
+    if (!qts) {
         return;
     }
-    qts = eeh_start_e1000e();
     miss = SEGS_PER_PE_TEST * seg_size(qts) + 0x40;
     /* arm the ER interrupt's ESB (LSI sources start OFF) */
     qtest_readq(qts, P9_PHB1_INT_BASE + (ER_LSI << 12) + ESB_SET_PQ_00);
@@ -235,8 +246,7 @@ static void test_mmio_miss_freezes(void)
     qobject_unref(resp);
 
     /* firmware thaws it: PESTA then PESTB, as freeze_clear does */
-    ioda_write(qts, IODA3_TBL_PESTA, MISS_PE, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, MISS_PE, 0);
+    pe_thaw(qts, MISS_PE);
     g_assert_cmphex(ioda_read(qts, IODA3_TBL_PEEV, 0), ==, 0);
 
     /* NVRAM pci-eeh-mmio=disabled: skiboot sets PHB_CTRLR bit 14 */
@@ -262,15 +272,12 @@ static void test_qmp_inject(void)
     QTestState *qts;
     QDict *pe;
 
-    if (!qtest_has_device("e1000e")) {
-        g_test_skip("e1000e not available");
+    qts = eeh_start_e1000e();
+    if (!qts) {
         return;
     }
-    qts = eeh_start_e1000e();
     nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'mmio-load'}}");
+    inject(qts, "mmio-load", false);
     g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
     g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
@@ -289,28 +296,22 @@ static void test_qmp_inject(void)
     qobject_unref(pe);
 
     /* a second error while frozen keeps the first one's log */
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'dma-write'}}");
+    inject(qts, "dma-write", false);
     pe = query_nic(qts);
     g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 1);
     qobject_unref(pe);
 
     /* thawed, a DMA error logs its type */
-    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    pe_thaw(qts, DEV_PE);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'dma-read'}}");
+    inject(qts, "dma-read", false);
     g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
                     IODA3_PEST0_TCE_PAGE_FAULT |
                     ((uint64_t)PEST_TTYPE_DMA_READ << 56) |
                     ((uint64_t)DEV_RID << 16));
 
     /* x-pnv-eeh-freeze: DMA only, no error counted */
-    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    pe_thaw(qts, DEV_PE);
     qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-freeze',"
                              " 'arguments': {'id': 'nic1', 'mmio': false}}");
     g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 2);
@@ -321,30 +322,21 @@ static void test_qmp_inject(void)
     qtest_quit(qts);
 }
 
-static void thaw(QTestState *qts, unsigned pe)
-{
-    ioda_write(qts, IODA3_TBL_PESTA, pe, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, pe, 0);
-}
-
 /* A device whose reset does not cure it: each thaw, it fails again */
 static void test_persistent(void)
 {
     QTestState *qts;
     QDict *pe;
 
-    if (!qtest_has_device("e1000e")) {
-        g_test_skip("e1000e not available");
+    qts = eeh_start_e1000e();
+    if (!qts) {
         return;
     }
-    qts = eeh_start_e1000e();
     nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'mmio-load', 'persistent': true}}");
+    inject(qts, "mmio-load", true);
     g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
     for (int i = 2; i <= 3; i++) {
-        thaw(qts, DEV_PE);
+        pe_thaw(qts, DEV_PE);
         g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
         /* the next load fails again: all ones, frozen, counted */
         g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
@@ -356,26 +348,22 @@ static void test_persistent(void)
     }
 
     /* a one-off error ends it: after the thaw the device answers */
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'mmio-load'}}");
-    thaw(qts, DEV_PE);
+    inject(qts, "mmio-load", false);
+    pe_thaw(qts, DEV_PE);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
     pe = query_nic(qts);
     g_assert_false(qdict_get_bool(pe, "persistent"));
     qobject_unref(pe);
 
     /* persistence belongs to the device instance: unplug forgets it */
-    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
-                             " 'arguments': {'id': 'nic1',"
-                             " 'kind': 'mmio-store', 'persistent': true}}");
+    inject(qts, "mmio-store", true);
     qtest_qmp_assert_success(qts, "{'execute': 'x-pcie-surprise-remove',"
                              " 'arguments': {'id': 'nic1'}}");
     qtest_qmp_eventwait(qts, "DEVICE_DELETED");
     qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
                              " {'driver': 'e1000e', 'id': 'nic1',"
                              "  'bus': '" TEST_BUS "', 'romfile': ''}}");
-    thaw(qts, DEV_PE);
+    pe_thaw(qts, DEV_PE);
     phb_cfg_writel(qts, 1, 0, PCI_BASE_ADDRESS_0, P9_PHB1_M32_PCI_START);
     phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
     nic_write(qts, E1000E_RDBAH0, 0x00c0ffee);
@@ -391,11 +379,10 @@ static void test_cfg_inject(void)
                   ((uint64_t)DEV_PE << 16);         /* PHB_CA_PE */
     QTestState *qts;
 
-    if (!qtest_has_device("e1000e")) {
-        g_test_skip("e1000e not available");
+    qts = eeh_start_e1000e();
+    if (!qts) {
         return;
     }
-    qts = eeh_start_e1000e();
     /* skiboot's phb4_err_inject_cfg() for a device PE, config read */
     t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_CTL, 0);
     t_phb_writeq(qts, t, PHB_PAPR_ERR_INJ_ADDR, (uint64_t)DEV_RID << 44);
@@ -458,8 +445,7 @@ static void test_dma(void)
 
     /* a no-translate TVE for the PE (TCE table size 1, I/O page size 0) */
     ioda_write(qts, IODA3_TBL_TVT, DEV_PE * 2, PPC_BIT(55));
-    ioda_write(qts, IODA3_TBL_PESTA, DEV_PE, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    pe_thaw(qts, DEV_PE);
 
     /* RAM -> edu -> RAM works */
     qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN);

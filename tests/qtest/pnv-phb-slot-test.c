@@ -753,8 +753,7 @@ static void test_mmio_unclaimed(void)
      */
     g_assert_cmphex(ioda_read(qts, IODA3_TBL_PESTA, 0), ==,
                     IODA3_PESTA_MMIO_FROZEN);
-    ioda_write(qts, IODA3_TBL_PESTA, 0, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, 0, 0);
+    pe_thaw(qts, 0);
 
     /* Give the e1000e its BAR 0 at the start of the window */
     rp_config_writel(qts, PCI_PRIMARY_BUS,
@@ -808,8 +807,7 @@ static void test_mmio_unclaimed(void)
     phb_cfg_writel(qts, 1, 0, PCI_COMMAND, PCI_COMMAND_MEMORY);
     /* the loads while the link was down and the BAR unset froze the PE */
     g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0xffffffff);
-    ioda_write(qts, IODA3_TBL_PESTA, 0, 0);
-    ioda_write(qts, IODA3_TBL_PESTB, 0, 0);
+    pe_thaw(qts, 0);
     g_assert_cmphex(qtest_readl(qts, bar + E1000E_RDBAH0), ==, 0);
 
     /* The card goes: its BAR reads all ones, like config space */

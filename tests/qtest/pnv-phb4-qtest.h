@@ -320,4 +320,11 @@ static inline void ioda_write(QTestState *qts, unsigned table, unsigned idx,
     t_phb_writeq(qts, &p9_phb1, PHB_IODA_DATA0, val);
 }
 
+/* Thaw PE @pe as skiboot's opal_pci_eeh_freeze_clear does: PESTA, PESTB */
+static inline void pe_thaw(QTestState *qts, unsigned pe)
+{
+    ioda_write(qts, IODA3_TBL_PESTA, pe, 0);
+    ioda_write(qts, IODA3_TBL_PESTB, pe, 0);
+}
+
 #endif
