@@ -282,6 +282,56 @@ static void test_unnamed_device_by_path(void)
     g_quit(g);
 }
 
+/* The records a query for the physical range @address, @size returns */
+static unsigned nlive_range(G *g, uint64_t address, uint64_t size)
+{
+    QDict *resp = qtest_qmp(g->qts, "{ 'execute': "
+                            "'x-query-live-translations', 'arguments': "
+                            "{ 'address': %" PRIu64 ", 'size': %" PRIu64
+                            " } }", address, size);
+    QList *list = qdict_get_qlist(resp, "return");
+    unsigned n;
+
+    if (!list) {
+        g_error("x-query-live-translations: %s",
+                qobject_to_json(QOBJECT(resp))->str);
+    }
+    n = qlist_size(list);
+    qobject_unref(resp);
+    return n;
+}
+
+/*
+ * A range query with a live record: the pages it meets, and no range
+ * that is empty or wraps (size 0 once returned every record, and a range
+ * past the top wrapped to the bottom of the address space).
+ */
+static void test_query_range(void)
+{
+    G *g = g_start("", "-device e1000e,id=nic1,bus=rp1");
+
+    qtest_qmp_assert_success(g->qts, "{ 'execute': "
+                             "'x-live-translations-watch-all', "
+                             "'arguments': { 'enable': true } }");
+    bridge_setup(g, 0, RP_DEVFN, 1, 1);
+    e1000e_setup(g, 1);
+    touch_bar(g, KERNEL_RW);
+    g_assert_cmpuint(nlive(g, NULL), ==, 1);
+    g_assert_cmpuint(nlive_range(g, BAR, 1), ==, 1);
+    g_assert_cmpuint(nlive_range(g, BAR + 0xfff, 1), ==, 1);
+    g_assert_cmpuint(nlive_range(g, BAR - 0x1000, 0x1000), ==, 0);
+    g_assert_cmpuint(nlive_range(g, BAR - 0x1000, 0x1001), ==, 1);
+    g_assert_cmpuint(nlive_range(g, BAR + 0x1000, 0x1000), ==, 0);
+    qmp_assert_error(g->qts, "GenericError", "'size' must not be 0",
+                     "{ 'execute': 'x-query-live-translations', "
+                     "'arguments': { 'address': %u, 'size': 0 } }", BAR);
+    qmp_assert_error(g->qts, "GenericError", "wraps around",
+                     "{ 'execute': 'x-query-live-translations', "
+                     "'arguments': { 'address': 18446744073709547520, "
+                     "'size': %u } }", BAR + 0x2000);
+    g_quit(g);
+}
+
 /* A switch in the slot: an endpoint below it with a live translation. */
 static void test_switch_below_slot(void)
 {
@@ -496,6 +546,7 @@ int main(int argc, char **argv)
                    test_record_and_invalidate);
     qtest_add_func("/live-translations-tcg/unnamed-device-by-path",
                    test_unnamed_device_by_path);
+    qtest_add_func("/live-translations-tcg/query-range", test_query_range);
     if (qtest_has_device("x3130-upstream")) {
         qtest_add_func("/live-translations-tcg/switch-below-slot",
                        test_switch_below_slot);
