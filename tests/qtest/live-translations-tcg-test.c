@@ -332,6 +332,41 @@ static void test_query_range(void)
     g_quit(g);
 }
 
+/*
+ * More translations than the table holds (LT_CORE_DEFAULT_MAX_RECORDS,
+ * documented in docs/architecture.rst): one BAR page mapped at 20000
+ * virtual addresses, each read once.  The table keeps 16384 records; the
+ * rest are counted as untracked in their context, which stays live until
+ * the context is invalidated as a whole, so the removal stays refused
+ * after invlpg of every page and is allowed after a CR3 reload.  (The
+ * table once grew without bound: 20000 records.)
+ */
+#define LT_MAX_RECORDS  16384
+#define MANY            20000
+
+static void test_bounded(void)
+{
+    G *g = g_start(",x-strict-removal=on", "-device e1000e,id=nic1,bus=rp1");
+
+    bridge_setup(g, 0, RP_DEVFN, 1, 1);
+    e1000e_setup(g, 1);
+    g_assert_cmphex(g_run(g, TCG_GUEST_FILL_MANY, BAR | KERNEL_RW, MANY),
+                    ==, 0);
+    g_assert_cmpuint(nlive(g, "nic1"), ==, LT_MAX_RECORDS);
+    refused(g, SURPRISE_REMOVE, "nic1",
+            "surprise removal of 'nic1' refused: ");
+
+    g_run(g, TCG_GUEST_INVLPG_MANY, 0, MANY);
+    g_assert_cmpuint(nlive(g, "nic1"), ==, 0);
+    refused(g, SURPRISE_REMOVE, "nic1",
+            "too full to record one by one");
+
+    g_run(g, TCG_GUEST_CR3, 0, 0);
+    qtest_qmp_assert_success(g->qts, SURPRISE_REMOVE, "nic1");
+    qtest_qmp_eventwait(g->qts, "DEVICE_DELETED");
+    g_quit(g);
+}
+
 /* A switch in the slot: an endpoint below it with a live translation. */
 static void test_switch_below_slot(void)
 {
@@ -547,6 +582,7 @@ int main(int argc, char **argv)
     qtest_add_func("/live-translations-tcg/unnamed-device-by-path",
                    test_unnamed_device_by_path);
     qtest_add_func("/live-translations-tcg/query-range", test_query_range);
+    qtest_add_func("/live-translations-tcg/bounded", test_bounded);
     if (qtest_has_device("x3130-upstream")) {
         qtest_add_func("/live-translations-tcg/switch-below-slot",
                        test_switch_below_slot);

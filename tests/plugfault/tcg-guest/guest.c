@@ -9,6 +9,7 @@
  * through a mailbox in RAM: map and unmap 4 KiB pages in a window of
  * virtual addresses (PAE paging, NX on), read, write and execute through
  * them in ring 0 or read in ring 3, invalidate with invlpg, CR3 or CR4,
+ * map one page at every page of an 80 MiB window and read them all,
  * and access PCI configuration space.  So a test controls every TLB fill
  * and every invalidation the live-translation tracker sees, under TCG
  * (the qtest runs QEMU with -accel tcg; the qtest protocol still reads and
@@ -37,6 +38,7 @@ static volatile TcgGuestMailbox *const mb =
 static uint64_t pdpt[4] __attribute__((aligned(32)));
 static uint64_t pd[2][512] __attribute__((aligned(4096)));
 static uint64_t pt[512] __attribute__((aligned(4096)));
+static uint64_t big_pt[TCG_GUEST_BIG_PAGES] __attribute__((aligned(4096)));
 
 static struct {
     uint32_t link, esp0, ss0, rest[23];
@@ -93,6 +95,10 @@ static void setup_cpu(void)
         pd[1][i] = (0xc0000000ull + ((uint64_t)i << 21)) | 0x87;
     }
     pd[0][TCG_GUEST_WINDOW >> 21] = (uint32_t)pt | 0x7;  /* P RW U */
+    for (i = 0; i < TCG_GUEST_BIG_PAGES / 512; i++) {
+        pd[0][(TCG_GUEST_BIG_WINDOW >> 21) + i] =
+            (uint32_t)&big_pt[i * 512] | 0x7;
+    }
     pdpt[0] = (uint32_t)pd[0] | 1;
     pdpt[3] = (uint32_t)pd[1] | 1;
     /* EFER.NXE, then CR4.PAE|PGE, CR3, CR0.PG|WP */
@@ -120,7 +126,7 @@ static uint32_t cfg_addr(uint32_t bdf_reg)
 static void run(uint32_t cmd, uint64_t a0, uint64_t a1)
 {
     uint64_t *pte;
-    uint32_t cr;
+    uint32_t cr, i;
 
     mb->result = 0;
     switch (cmd) {
@@ -171,6 +177,26 @@ static void run(uint32_t cmd, uint64_t a0, uint64_t a1)
     case TCG_GUEST_CFG_READ:
         outl(0xcf8, cfg_addr(a0));
         mb->result = inl(0xcfc);
+        break;
+    case TCG_GUEST_FILL_MANY:           /* a0 = pa | flags, a1 = pages */
+        if (a1 > TCG_GUEST_BIG_PAGES) {
+            mb->result = ~0u;
+            break;
+        }
+        for (i = 0; i < a1; i++) {
+            big_pt[i] = a0;
+        }
+        for (i = 0; i < a1; i++) {
+            /* volatile: a load the compiler keeps (the fill) */
+            (void)*(volatile uint32_t *)(TCG_GUEST_BIG_WINDOW + i * 4096);
+        }
+        break;
+    case TCG_GUEST_INVLPG_MANY:         /* a1 = pages */
+        for (i = 0; i < a1 && i < TCG_GUEST_BIG_PAGES; i++) {
+            __asm__ volatile("invlpg (%0)"
+                             : : "r"(TCG_GUEST_BIG_WINDOW + i * 4096)
+                             : "memory");
+        }
         break;
     default:
         mb->result = ~0u;

@@ -15,6 +15,9 @@
 #define TCG_GUEST_MAILBOX   0x20000     /* guest-physical, identity-mapped */
 #define TCG_GUEST_MAGIC     0x7c9e57u
 #define TCG_GUEST_WINDOW    0x400000    /* 2 MiB of 4 KiB pages MAP controls */
+/* 80 MiB of 4 KiB pages FILL_MANY and INVLPG_MANY control */
+#define TCG_GUEST_BIG_WINDOW    0x20000000
+#define TCG_GUEST_BIG_PAGES     20480
 
 /* PTE flags for TCG_GUEST_MAP */
 #define TCG_GUEST_PTE_P     0x1ull
@@ -35,6 +38,9 @@ enum {
     TCG_GUEST_PGE_TOGGLE,   /* CR4.PGE off and on (all translations) */
     TCG_GUEST_CFG_WRITE,    /* arg0 bus << 16 | devfn << 8 | reg, arg1 value */
     TCG_GUEST_CFG_READ,     /* arg0 as above -> result */
+    TCG_GUEST_FILL_MANY,    /* arg0 pa | flags, arg1 n: map the first n pages
+                               of the big window at pa, read each once */
+    TCG_GUEST_INVLPG_MANY,  /* arg1 n: invlpg the first n pages of it */
 };
 
 typedef struct TcgGuestMailbox {
