@@ -73,6 +73,19 @@ class LeakSites(unittest.TestCase):
         with redirect_stdout(io.StringIO()):
             self.assertEqual(soak_leaks.verdict(sites, 40, 4.0), 1)
 
+    def test_verdict_only_counts_the_named_sites(self):
+        sites = soak_leaks.leak_sites(DIFF)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            self.assertEqual(
+                soak_leaks.verdict(sites, 40, 3.0, ("pnv_phb_slot_",)), 1)
+        self.assertIn("+3.4 KiB in those", out.getvalue())
+        self.assertIn("+1.0 KiB at sites without pnv_phb_slot_",
+                      out.getvalue())
+        with redirect_stdout(io.StringIO()):
+            self.assertEqual(
+                soak_leaks.verdict(sites, 40, 3.0, ("live_xlate_",)), 0)
+
     def test_no_leak_section_is_an_error(self):
         with self.assertRaises(ValueError):
             soak_leaks.leak_sites("reading file\n")
