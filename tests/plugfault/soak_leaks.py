@@ -182,6 +182,22 @@ def run(args: argparse.Namespace, tmp: Path, cycles: int) -> Path:
     return found[0]
 
 
+def args_error(args: argparse.Namespace) -> str:
+    """What is wrong with the arguments or the host ('' if nothing)."""
+    if args.long <= args.short:
+        return '--long must be more than --short'
+    if not (args.qtest and args.qtest_path) and \
+            not (args.plugfault and args.scenario):
+        return 'give --plugfault and --scenario, or --qtest and --qtest-path'
+    if any('=' not in kv for kv in args.setenv):
+        return '--setenv takes NAME=VALUE'
+    if not shutil.which(args.heaptrack) or \
+            not shutil.which(args.heaptrack + '_print'):
+        return (f'{args.heaptrack} and {args.heaptrack}_print not found '
+                f'(Debian package heaptrack; ./configure installs it)')
+    return ''
+
+
 def main() -> int:
     """Two soaks, one diff, the verdict."""
     argp = argparse.ArgumentParser(
@@ -207,22 +223,9 @@ def main() -> int:
     argp.add_argument('--timeout', type=int, default=600,
                       help='seconds per soak')
     args = argp.parse_args()
-    if args.long <= args.short:
-        print('soak-leaks: --long must be more than --short', file=sys.stderr)
-        return 2
-    if not (args.qtest and args.qtest_path) and \
-            not (args.plugfault and args.scenario):
-        print('soak-leaks: give --plugfault and --scenario, or --qtest and '
-              '--qtest-path', file=sys.stderr)
-        return 2
-    if any('=' not in kv for kv in args.setenv):
-        print('soak-leaks: --setenv takes NAME=VALUE', file=sys.stderr)
-        return 2
-    if not shutil.which(args.heaptrack) or \
-            not shutil.which(args.heaptrack + '_print'):
-        print(f'soak-leaks: {args.heaptrack} and {args.heaptrack}_print not '
-              f'found (Debian package heaptrack; ./configure installs it)',
-              file=sys.stderr)
+    error = args_error(args)
+    if error:
+        print(f'soak-leaks: {error}', file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix='soak-leaks-') as name:
         tmp = Path(name)
