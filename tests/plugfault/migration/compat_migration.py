@@ -21,11 +21,11 @@ exit 0: migrated and the state matches; 1: it did not (reason on stderr).
 """
 
 import argparse
+import asyncio
 import json
 import os
 import sys
 import tempfile
-import time
 
 from qemu.machine.qtest import QEMUQtestMachine
 
@@ -257,30 +257,31 @@ def migrate(src, dst, sock):
     dst.launch()
     program(Guest(src))
     before = snapshot(src)
+    src.cmd("migrate-set-capabilities",
+            capabilities=[{"capability": "events", "state": True}])
     dst.cmd("migrate-incoming", uri=f"unix:{sock}")
     src.cmd("migrate", uri=f"unix:{sock}")
-    deadline = time.monotonic() + 60
-    while True:
-        st = src.cmd("query-migrate").get("status")
-        if st == "completed":
-            break
-        if st in ("failed", "cancelled") or time.monotonic() > deadline:
-            err = src.cmd("query-migrate").get("error-desc", st)
-            raise Fail(f"migration {st}: {err}; destination: {dest_log(dst)}")
-        time.sleep(0.05)
-    deadline = time.monotonic() + 30
-    while True:
-        if not dst.is_running():
-            raise Fail(f"destination exited: {dest_log(dst)}")
-        try:
-            status = dst.cmd("query-status")["status"]
-        except Exception as e:             # pylint: disable=broad-except
-            raise Fail(f"destination gone ({e}): {dest_log(dst)}") from e
-        if status == "running":
-            break
-        if time.monotonic() > deadline:
-            raise Fail(f"destination not running: {status}")
-        time.sleep(0.05)
+    # the source's MIGRATION events (capability "events"), then the
+    # destination's RESUME (it starts itself, -incoming without -S)
+    try:
+        ev = src.events_wait([("MIGRATION", {"data": {"status": st}})
+                              for st in ("completed", "failed", "cancelled")],
+                             timeout=60)
+    except asyncio.TimeoutError as e:
+        raise Fail(f"migration not done in 60 s: "
+                   f"{src.cmd('query-migrate').get('status')}; "
+                   f"destination: {dest_log(dst)}") from e
+    if ev["data"]["status"] != "completed":
+        err = src.cmd("query-migrate").get("error-desc", ev["data"]["status"])
+        raise Fail(f"migration {ev['data']['status']}: {err}; "
+                   f"destination: {dest_log(dst)}")
+    try:
+        dst.event_wait("RESUME", timeout=30)
+    except asyncio.TimeoutError as e:
+        raise Fail(f"destination not running after 30 s: "
+                   f"{dst.cmd('query-status')['status']}") from e
+    except Exception as e:                 # pylint: disable=broad-except
+        raise Fail(f"destination gone ({e}): {dest_log(dst)}") from e
     after = snapshot(dst)
     d = diff(before, after)
     if d:
