@@ -148,12 +148,15 @@ static uint32_t touch_bar(G *g, uint64_t flags)
     return status;
 }
 
-/* (qtest_qmp_assert_success_ref() hands back dictionaries only) */
-static QList *query(G *g, const char *device)
+/*
+ * x-query-live-translations with @args (a reference it takes; NULL: none).
+ * (qtest_qmp_assert_success_ref() hands back dictionaries only.)
+ */
+static QList *query_args(G *g, QDict *args)
 {
-    QDict *resp = device ?
+    QDict *resp = args ?
         qtest_qmp(g->qts, "{ 'execute': 'x-query-live-translations', "
-                  "'arguments': { 'device': %s } }", device) :
+                  "'arguments': %p }", args) :
         qtest_qmp(g->qts, "{ 'execute': 'x-query-live-translations' }");
     QList *list = qdict_get_qlist(resp, "return");
 
@@ -166,6 +169,13 @@ static QList *query(G *g, const char *device)
     return list;
 }
 
+static QList *query(G *g, const char *device)
+{
+    return query_args(g, device ?
+                      qdict_from_jsonf_nofail("{ 'device': %s }", device) :
+                      NULL);
+}
+
 static unsigned nlive(G *g, const char *device)
 {
     QList *l = query(g, device);
@@ -173,6 +183,14 @@ static unsigned nlive(G *g, const char *device)
 
     qobject_unref(l);
     return n;
+}
+
+/* Record translations below every hot-plug slot, strict or not */
+static void watch_all(G *g)
+{
+    qtest_qmp_assert_success(g->qts, "{ 'execute': "
+                             "'x-live-translations-watch-all', "
+                             "'arguments': { 'enable': true } }");
 }
 
 #define SURPRISE_REMOVE \
@@ -257,9 +275,7 @@ static void test_unnamed_device_by_path(void)
     QList *l;
     QDict *t;
 
-    qtest_qmp_assert_success(g->qts, "{ 'execute': "
-                             "'x-live-translations-watch-all', "
-                             "'arguments': { 'enable': true } }");
+    watch_all(g);
     bridge_setup(g, 0, RP_DEVFN, 1, 1);
     e1000e_setup(g, 1);
     touch_bar(g, KERNEL_RW);
@@ -285,19 +301,12 @@ static void test_unnamed_device_by_path(void)
 /* The records a query for the physical range @address, @size returns */
 static unsigned nlive_range(G *g, uint64_t address, uint64_t size)
 {
-    QDict *resp = qtest_qmp(g->qts, "{ 'execute': "
-                            "'x-query-live-translations', 'arguments': "
-                            "{ 'address': %" PRIu64 ", 'size': %" PRIu64
-                            " } }", address, size);
-    QList *list = qdict_get_qlist(resp, "return");
-    unsigned n;
+    QList *l = query_args(g, qdict_from_jsonf_nofail(
+                              "{ 'address': %" PRIu64 ", 'size': %" PRIu64
+                              " }", address, size));
+    unsigned n = qlist_size(l);
 
-    if (!list) {
-        g_error("x-query-live-translations: %s",
-                qobject_to_json(QOBJECT(resp))->str);
-    }
-    n = qlist_size(list);
-    qobject_unref(resp);
+    qobject_unref(l);
     return n;
 }
 
@@ -310,9 +319,7 @@ static void test_query_range(void)
 {
     G *g = g_start("", "-device e1000e,id=nic1,bus=rp1");
 
-    qtest_qmp_assert_success(g->qts, "{ 'execute': "
-                             "'x-live-translations-watch-all', "
-                             "'arguments': { 'enable': true } }");
+    watch_all(g);
     bridge_setup(g, 0, RP_DEVFN, 1, 1);
     e1000e_setup(g, 1);
     touch_bar(g, KERNEL_RW);
@@ -369,12 +376,12 @@ static void test_bounded(void)
 
 /*
  * Hot-plug cycles of a translated device (PF_LT_CYCLES of them, default
- * 3): translate, invalidate, surprise-remove, add again.  What a cycle leaves allocated
- * is measured by tests/plugfault/soak_leaks.py --qtest, which runs this
- * subtest under heaptrack with two cycle counts (the owner record of each
- * removed device was once never freed).  QEMU is told to quit and waited
- * for, so that a wrapper (heaptrack) is not killed before it has written
- * its data.
+ * 3): translate, invalidate, surprise-remove, add again.  What a cycle
+ * leaves allocated is measured by tests/plugfault/soak_leaks.py --qtest,
+ * which runs this subtest under heaptrack with two cycle counts (the
+ * owner record of each removed device was once never freed).  QEMU is
+ * told to quit and waited for, so that a wrapper (heaptrack) is not
+ * killed before it has written its data.
  */
 static void test_hotplug_cycles(void)
 {
@@ -439,9 +446,7 @@ static void test_stale_access_as_made(void)
     uint32_t f, v;
     QDict *ev, *d;
 
-    qtest_qmp_assert_success(g->qts, "{ 'execute': "
-                             "'x-live-translations-watch-all', "
-                             "'arguments': { 'enable': true } }");
+    watch_all(g);
     bridge_setup(g, 0, RP_DEVFN, 1, 1);
     e1000e_setup(g, 1);
     touch_bar(g, KERNEL_RO);
@@ -565,9 +570,7 @@ static void test_stale_event_throttled(void)
     gint64 until;
     int i;
 
-    qtest_qmp_assert_success(g->qts, "{ 'execute': "
-                             "'x-live-translations-watch-all', "
-                             "'arguments': { 'enable': true } }");
+    watch_all(g);
     bridge_setup(g, 0, RP_DEVFN, 1, 1);
     e1000e_setup(g, 1);
     touch_bar(g, KERNEL_RO);

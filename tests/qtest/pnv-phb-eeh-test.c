@@ -154,6 +154,32 @@ static QDict *query_nic(QTestState *qts)
     return pe;
 }
 
+/* The error count x-query-pnv-eeh gives for nic1's PE */
+static int64_t nic_errors(QTestState *qts)
+{
+    QDict *pe = query_nic(qts);
+    int64_t n = qdict_get_int(pe, "errors");
+
+    qobject_unref(pe);
+    return n;
+}
+
+/*
+ * nic1 started with RDBAH0 (a plain read/write register) written, then
+ * an MMIO load error injected: its PE frozen
+ */
+static QTestState *start_injected(bool persistent)
+{
+    QTestState *qts = eeh_start_e1000e();
+
+    if (qts) {
+        nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
+        inject(qts, "mmio-load", persistent);
+        g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
+    }
+    return qts;
+}
+
 static void test_firmware_freeze_thaw(void)
 {
     QTestState *qts;
@@ -269,16 +295,12 @@ static void test_mmio_miss_freezes(void)
 
 static void test_qmp_inject(void)
 {
-    QTestState *qts;
+    QTestState *qts = start_injected(false);
     QDict *pe;
 
-    qts = eeh_start_e1000e();
     if (!qts) {
         return;
     }
-    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
-    inject(qts, "mmio-load", false);
-    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
     g_assert_cmphex(qtest_readq(qts, PEST_BASE + 16 * DEV_PE), ==,
                     IODA3_PEST0_MMIO_CAUSE | IODA3_PEST0_UR_RETURN |
@@ -297,9 +319,7 @@ static void test_qmp_inject(void)
 
     /* a second error while frozen keeps the first one's log */
     inject(qts, "dma-write", false);
-    pe = query_nic(qts);
-    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 1);
-    qobject_unref(pe);
+    g_assert_cmpint(nic_errors(qts), ==, 1);
 
     /* thawed, a DMA error logs its type */
     pe_thaw(qts, DEV_PE);
@@ -316,25 +336,19 @@ static void test_qmp_inject(void)
                              " 'arguments': {'id': 'nic1', 'mmio': false}}");
     g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 2);
     g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
-    pe = query_nic(qts);
-    g_assert_cmpint(qdict_get_int(pe, "errors"), ==, 2);
-    qobject_unref(pe);
+    g_assert_cmpint(nic_errors(qts), ==, 2);
     qtest_quit(qts);
 }
 
 /* A device whose reset does not cure it: each thaw, it fails again */
 static void test_persistent(void)
 {
-    QTestState *qts;
+    QTestState *qts = start_injected(true);
     QDict *pe;
 
-    qts = eeh_start_e1000e();
     if (!qts) {
         return;
     }
-    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
-    inject(qts, "mmio-load", true);
-    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 3);
     for (int i = 2; i <= 3; i++) {
         pe_thaw(qts, DEV_PE);
         g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
