@@ -33,6 +33,37 @@ _start:
 2:  hlt
     jmp 2b
 
+/*
+ * An application processor's entry: guest.c copies ap_trampoline ..
+ * ap_trampoline_end to TCG_GUEST_AP_START and sends the SIPI, so it runs
+ * in real mode at CS = 0x800, IP = 0, and must address its data from CS.
+ */
+    .code16
+    .globl ap_trampoline, ap_trampoline_end
+ap_trampoline:
+    cli
+    lgdtl %cs:(ap_gdt_desc - ap_trampoline)
+    movl %cr0, %eax
+    orl $1, %eax
+    movl %eax, %cr0
+    ljmpl $0x08, $ap_entry32
+ap_gdt_desc:
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_trampoline_end:
+    .code32
+ap_entry32:
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %fs
+    movw %ax, %gs
+    movw %ax, %ss
+    movl $ap_stack_top, %esp
+    call ap_main
+4:  hlt
+    jmp 4b
+
     .globl gdt_load_tss
 gdt_load_tss:
     movw $0x28, %ax
@@ -176,5 +207,7 @@ user_result: .long 0
     .space 16384
     .globl stack_top
 stack_top:
+    .space 8192
+ap_stack_top:
     .space 4096
 user_stack_top:

@@ -10,7 +10,8 @@
  * virtual addresses (PAE paging, NX on), read, write and execute through
  * them in ring 0 or read in ring 3, invalidate with invlpg, CR3 or CR4,
  * map one page at every page of an 80 MiB window and read them all,
- * and access PCI configuration space.  So a test controls every TLB fill
+ * access PCI configuration space, and start an application processor that
+ * serves a mailbox of its own.  So a test controls every TLB fill
  * and every invalidation the live-translation tracker sees, under TCG
  * (the qtest runs QEMU with -accel tcg; the qtest protocol still reads and
  * writes guest memory).  tests/qtest/live-translations-tcg-test.c drives
@@ -26,12 +27,15 @@ extern uint32_t k_read32(uint32_t va);
 extern void k_write32(uint32_t va, uint32_t val);
 extern void k_exec(uint32_t va);
 extern uint32_t u_read32(uint32_t va);
+extern const uint8_t ap_trampoline[], ap_trampoline_end[];
 extern uint64_t gdt_tss;
 extern uint8_t stack_top[];
 extern volatile uint32_t pf_count, pf_addr, unexpected;
 
-static volatile TcgGuestMailbox *const mb =
+static volatile TcgGuestMailbox *const bsp_mb =
     (volatile TcgGuestMailbox *)TCG_GUEST_MAILBOX;
+static volatile TcgGuestMailbox *const ap_mb =
+    (volatile TcgGuestMailbox *)TCG_GUEST_AP_MAILBOX;
 
 /* PAE tables: 0-1 GiB and 3-4 GiB identity (2 MiB pages, user-accessible
  * PDEs), the window at TCG_GUEST_WINDOW in 4 KiB pages. */
@@ -69,10 +73,30 @@ static uint64_t gate(void (*fn)(void), unsigned dpl)
            ((uint64_t)(a >> 16) << 48);
 }
 
+static void load_idt(void)
+{
+    struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr;
+
+    idtr.limit = sizeof(idt) - 1;
+    idtr.base = (uint32_t)idt;
+    __asm__ volatile("lidt %0" : : "m"(idtr));
+}
+
+/* EFER.NXE, then CR4.PAE|PGE, CR3, CR0.PG|WP: the tables setup_cpu built */
+static void enable_paging(void)
+{
+    __asm__ volatile("mov $0xc0000080, %%ecx\n\trdmsr\n\t"
+                     "or $0x800, %%eax\n\twrmsr" : : : "eax", "ecx", "edx");
+    __asm__ volatile("mov %%cr4, %%eax\n\tor $0xa0, %%eax\n\t"
+                     "mov %%eax, %%cr4\n\tmov %0, %%cr3\n\t"
+                     "mov %%cr0, %%eax\n\tor $0x80010000, %%eax\n\t"
+                     "mov %%eax, %%cr0"
+                     : : "r"(pdpt) : "eax", "memory");
+}
+
 static void setup_cpu(void)
 {
     uint32_t t = (uint32_t)&tss;
-    struct { uint16_t limit; uint32_t base; } __attribute__((packed)) idtr;
     int i;
 
     tss.esp0 = (uint32_t)stack_top;
@@ -86,9 +110,7 @@ static void setup_cpu(void)
     }
     idt[14] = gate(pf_entry, 0);
     idt[0x80] = gate(int80_entry, 3);
-    idtr.limit = sizeof(idt) - 1;
-    idtr.base = (uint32_t)idt;
-    __asm__ volatile("lidt %0" : : "m"(idtr));
+    load_idt();
 
     for (i = 0; i < 512; i++) {
         pd[0][i] = ((uint64_t)i << 21) | 0x87;          /* P RW U PS */
@@ -101,14 +123,35 @@ static void setup_cpu(void)
     }
     pdpt[0] = (uint32_t)pd[0] | 1;
     pdpt[3] = (uint32_t)pd[1] | 1;
-    /* EFER.NXE, then CR4.PAE|PGE, CR3, CR0.PG|WP */
-    __asm__ volatile("mov $0xc0000080, %%ecx\n\trdmsr\n\t"
-                     "or $0x800, %%eax\n\twrmsr" : : : "eax", "ecx", "edx");
-    __asm__ volatile("mov %%cr4, %%eax\n\tor $0xa0, %%eax\n\t"
-                     "mov %%eax, %%cr4\n\tmov %0, %%cr3\n\t"
-                     "mov %%cr0, %%eax\n\tor $0x80010000, %%eax\n\t"
-                     "mov %%eax, %%cr0"
-                     : : "r"(pdpt) : "eax", "memory");
+    enable_paging();
+}
+
+#define LAPIC_ICR_LO    0xfee00300u     /* identity-mapped by pd[1] */
+#define LAPIC_ICR_HI    0xfee00310u
+
+static void lapic_ipi(uint32_t apic_id, uint32_t lo)
+{
+    *(volatile uint32_t *)LAPIC_ICR_HI = apic_id << 24;
+    *(volatile uint32_t *)LAPIC_ICR_LO = lo;
+    while (*(volatile uint32_t *)LAPIC_ICR_LO & 0x1000) {  /* send pending */
+        __asm__ volatile("pause");
+    }
+}
+
+/* INIT, then SIPI twice (vector: the page of TCG_GUEST_AP_START) */
+static void start_ap(uint32_t apic_id)
+{
+    uint8_t *dst = (uint8_t *)TCG_GUEST_AP_START;
+    const uint8_t *src;
+
+    for (src = ap_trampoline; src < ap_trampoline_end; src++) {
+        *dst++ = *src;
+    }
+    ap_mb->magic = 0;
+    lapic_ipi(apic_id, 0x0000c500);             /* INIT, level, assert */
+    lapic_ipi(apic_id, 0x00008500);             /* INIT, level, de-assert */
+    lapic_ipi(apic_id, 0x00004600 | TCG_GUEST_AP_START >> 12);
+    lapic_ipi(apic_id, 0x00004600 | TCG_GUEST_AP_START >> 12);
 }
 
 static uint64_t *pte_of(uint32_t va)
@@ -123,7 +166,8 @@ static uint32_t cfg_addr(uint32_t bdf_reg)
     return 0x80000000u | (bdf_reg & 0xfffffc);
 }
 
-static void run(uint32_t cmd, uint64_t a0, uint64_t a1)
+static void run(volatile TcgGuestMailbox *mb, uint32_t cmd, uint64_t a0,
+                uint64_t a1)
 {
     uint64_t *pte;
     uint32_t cr, i;
@@ -198,6 +242,13 @@ static void run(uint32_t cmd, uint64_t a0, uint64_t a1)
                              : "memory");
         }
         break;
+    case TCG_GUEST_START_AP:            /* a0 = APIC ID */
+        if (mb == bsp_mb) {
+            start_ap(a0);
+        } else {
+            mb->result = ~0u;
+        }
+        break;
     default:
         mb->result = ~0u;
         break;
@@ -207,11 +258,11 @@ static void run(uint32_t cmd, uint64_t a0, uint64_t a1)
     mb->unexpected = unexpected;
 }
 
-void guest_main(void)
+/* Serve @mb for ever. */
+static void serve(volatile TcgGuestMailbox *mb)
 {
     uint32_t seen = 0;
 
-    setup_cpu();
     mb->done = 0;
     mb->magic = TCG_GUEST_MAGIC;
     for (;;) {
@@ -221,8 +272,22 @@ void guest_main(void)
             __asm__ volatile("pause");
             continue;
         }
-        run(mb->cmd, mb->arg0, mb->arg1);
+        run(mb, mb->cmd, mb->arg0, mb->arg1);
         seen = seq;
         mb->done = seq;
     }
+}
+
+void guest_main(void)
+{
+    setup_cpu();
+    serve(bsp_mb);
+}
+
+/* From boot.S's ap_entry32: flat protected mode, interrupts off, no TSS. */
+void ap_main(void)
+{
+    load_idt();
+    enable_paging();
+    serve(ap_mb);
 }

@@ -6,13 +6,18 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * The host writes cmd, arg0, arg1, then increments seq; the guest runs the
- * command and sets done = seq.  Shared by guest.c and the qtests.
+ * command and sets done = seq.  Shared by guest.c and the qtests.  The
+ * bootstrap processor serves TCG_GUEST_MAILBOX; an application processor
+ * it started (TCG_GUEST_START_AP) serves TCG_GUEST_AP_MAILBOX, the same
+ * commands but START_AP, with the same page tables.  One CPU at a time.
  */
 
 #ifndef TCG_GUEST_H
 #define TCG_GUEST_H
 
 #define TCG_GUEST_MAILBOX   0x20000     /* guest-physical, identity-mapped */
+#define TCG_GUEST_AP_MAILBOX 0x20100
+#define TCG_GUEST_AP_START  0x8000      /* the AP's real-mode entry (SIPI) */
 #define TCG_GUEST_MAGIC     0x7c9e57u
 #define TCG_GUEST_WINDOW    0x400000    /* 2 MiB of 4 KiB pages MAP controls */
 /* 80 MiB of 4 KiB pages FILL_MANY and INVLPG_MANY control */
@@ -41,6 +46,8 @@ enum {
     TCG_GUEST_FILL_MANY,    /* arg0 pa | flags, arg1 n: map the first n pages
                                of the big window at pa, read each once */
     TCG_GUEST_INVLPG_MANY,  /* arg1 n: invlpg the first n pages of it */
+    TCG_GUEST_START_AP,     /* arg0 APIC ID: INIT, SIPI, SIPI (the AP sets
+                               its mailbox's magic when it serves it) */
 };
 
 typedef struct TcgGuestMailbox {
