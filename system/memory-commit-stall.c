@@ -24,6 +24,12 @@
  * outside vCPU threads are held (a vCPU's own commit cannot race with
  * itself).
  *
+ * @hold-next-commit-ms holds the next commit made outside a vCPU thread
+ * from its start instead (the listeners' begin), whatever it changes:
+ * before any AddressSpace has its new map, so vCPUs keep resolving against
+ * the old one, and before anything else the command that made the commit
+ * goes on to do.  It is one-shot and reads back 0 once spent.
+ *
  * With @probe-addr it also maps a 4 KiB MMIO probe there, which
  * @probe-mapped takes out of the map and puts back (a memory-map change
  * the host controls).  The probe reads 0x5ca1ab1e; if it is accessed while
@@ -64,6 +70,7 @@ struct MemoryCommitStall {
     /* properties */
     uint64_t probe_addr;
     uint32_t delay_ms;          /* runtime, atomic: read on commit */
+    uint32_t hold_next_ms;      /* runtime, one-shot */
     bool probe_mapped;
 
     uint64_t stalls;            /* commits held so far */
@@ -77,8 +84,16 @@ struct MemoryCommitStall {
 static void stall_begin(MemoryListener *listener)
 {
     MemoryCommitStall *s = container_of(listener, MemoryCommitStall, listener);
+    uint32_t ms = qatomic_read(&s->hold_next_ms);
 
     s->stalled_this_commit = false;
+    if (!ms || current_cpu) {
+        return;
+    }
+    qatomic_set(&s->hold_next_ms, 0);
+    s->stalls++;
+    trace_memory_commit_stall_begin(ms);
+    g_usleep(ms * 1000);
 }
 
 static void stall_change(MemoryListener *listener, MemoryRegionSection *section)
@@ -190,6 +205,32 @@ static void stall_set_delay(Object *obj, Visitor *v, const char *name,
     qatomic_set(&s->delay_ms, value);
 }
 
+static void stall_get_hold_next(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    MemoryCommitStall *s = MEMORY_COMMIT_STALL(obj);
+    uint32_t value = qatomic_read(&s->hold_next_ms);
+
+    visit_type_uint32(v, name, &value, errp);
+}
+
+static void stall_set_hold_next(Object *obj, Visitor *v, const char *name,
+                                void *opaque, Error **errp)
+{
+    MemoryCommitStall *s = MEMORY_COMMIT_STALL(obj);
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value > MEMORY_COMMIT_STALL_MAX_MS) {
+        error_setg(errp, "hold-next-commit-ms must be at most %u",
+                   MEMORY_COMMIT_STALL_MAX_MS);
+        return;
+    }
+    qatomic_set(&s->hold_next_ms, value);
+}
+
 static bool stall_get_probe_mapped(Object *obj, Error **errp)
 {
     return MEMORY_COMMIT_STALL(obj)->probe_mapped;
@@ -245,6 +286,13 @@ static void stall_class_init(ObjectClass *oc, void *data)
     object_class_property_set_description(oc, "delay-ms",
         "Milliseconds each memory-map commit made outside a vCPU is held "
         "open after the vCPUs' maps were switched (0: off, at most 10000)");
+    object_class_property_add(oc, "hold-next-commit-ms", "uint32",
+                              stall_get_hold_next, stall_set_hold_next,
+                              NULL, NULL);
+    object_class_property_set_description(oc, "hold-next-commit-ms",
+        "Milliseconds the next memory-map commit made outside a vCPU is held "
+        "from its start, before any map is switched (one-shot: reads 0 once "
+        "spent; at most 10000)");
     object_class_property_add_bool(oc, "probe-mapped", stall_get_probe_mapped,
                                    stall_set_probe_mapped);
     object_class_property_set_description(oc, "probe-mapped",
