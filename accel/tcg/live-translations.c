@@ -509,15 +509,24 @@ bool live_xlate_stale_fill(CPUState *cpu, vaddr addr, MMUAccessType type,
 
     qemu_mutex_lock(&lt.lock);
     now = g_hash_table_lookup(lt.by_dev, d);
-    now = now && !now->gone ? now : NULL;
+    if (!now || now->gone) {
+        /*
+         * Not a new device: a device being removed (this one, or another
+         * whose owner is gone too) whose BAR the map still holds while its
+         * removal's commit is under way.  The normal fill sees it as the
+         * guest's page tables say.
+         */
+        qemu_mutex_unlock(&lt.lock);
+        return false;
+    }
     trace_live_xlate_stale_access(cpu->cpu_index, addr, pa, old->name,
-                                  rec.bar, now ? now->name : "?", bar);
+                                  rec.bar, now->name, bar);
     if (g_queue_get_length(&lt.events) < LT_MAX_PENDING_EVENTS) {
         ev = g_new0(LTStaleEvent, 1);
         *ev = (LTStaleEvent) {
             .cpu = cpu->cpu_index, .vaddr = addr, .paddr = pa,
             .old_name = g_strdup(old->name), .old_bar = rec.bar,
-            .new_name = g_strdup(now ? now->name : "?"), .new_bar = bar,
+            .new_name = g_strdup(now->name), .new_bar = bar,
             .recorded_ns = rec.when_ns,
         };
         g_queue_push_tail(&lt.events, ev);
