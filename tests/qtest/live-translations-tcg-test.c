@@ -91,25 +91,38 @@ static void g_quit(G *g)
     g_free(g);
 }
 
-/* Run one command on the CPU serving @mb (@seq: its count); its result. */
-static uint32_t run_on(G *g, uint64_t mb, uint32_t *seq, uint32_t cmd,
-                       uint64_t a0, uint64_t a1)
+/* Post one command to the CPU serving @mb (@seq: its count). */
+static void post_on(G *g, uint64_t mb, uint32_t *seq, uint32_t cmd,
+                    uint64_t a0, uint64_t a1)
 {
-    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
-
     qtest_writel(g->qts, MBF(mb, cmd), cmd);
     qtest_writeq(g->qts, MBF(mb, arg0), a0);
     qtest_writeq(g->qts, MBF(mb, arg1), a1);
     qtest_writel(g->qts, MBF(mb, seq), ++*seq);
-    while (qtest_readl(g->qts, MBF(mb, done)) != *seq) {
+}
+
+/* Wait until it has run (10 s at most); its result. */
+static uint32_t wait_on(G *g, uint64_t mb, uint32_t seq)
+{
+    gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+    while (qtest_readl(g->qts, MBF(mb, done)) != seq) {
         if (g_get_monotonic_time() > deadline) {
-            g_error("guest command %u did not finish (unexpected 0x%x)", cmd,
+            g_error("guest command %u did not finish (unexpected 0x%x)",
+                    qtest_readl(g->qts, MBF(mb, cmd)),
                     qtest_readl(g->qts, MBF(mb, unexpected)));
         }
         g_usleep(100);
     }
     g_assert_cmphex(qtest_readl(g->qts, MBF(mb, unexpected)), ==, 0);
     return qtest_readl(g->qts, MBF(mb, result));
+}
+
+static uint32_t run_on(G *g, uint64_t mb, uint32_t *seq, uint32_t cmd,
+                       uint64_t a0, uint64_t a1)
+{
+    post_on(g, mb, seq, cmd, a0, a1);
+    return wait_on(g, mb, *seq);
 }
 
 /* Run one guest command on the bootstrap processor; its result. */
@@ -319,6 +332,88 @@ static void test_unnamed_device_by_path(void)
     g_assert_cmpstr(qdict_get_str(t, "device"), ==, path);
     g_assert_false(qdict_get_bool(t, "present"));
     qobject_unref(l);
+    g_quit(g);
+}
+
+/* TSC ticks per millisecond, measured over 100 ms of host time */
+static uint64_t tsc_per_ms(G *g)
+{
+    gint64 t0, t1;
+    uint32_t a, b;
+
+    a = g_run(g, TCG_GUEST_RDTSC, 0, 0);
+    t0 = g_get_monotonic_time();
+    g_usleep(100 * 1000);
+    b = g_run(g, TCG_GUEST_RDTSC, 0, 0);
+    t1 = g_get_monotonic_time();
+    return ((uint64_t)(uint32_t)(b - a) << 8) * 1000 / (t1 - t0);
+}
+
+#define ANON_NIC    "/machine/peripheral-anon/device[0]"
+
+/*
+ * Item 1's race, made deterministic: a fill that resolved the BAR of a
+ * device with no id before its removal and completes after it.  The
+ * removal's memory-map commit is held for 1.5 s (x-memory-commit-stall;
+ * the BQL is held meanwhile); 300 ms into it the guest reads the BAR for
+ * the first time, through its vCPU's old map.  The record is written for a
+ * device that is gone: the query must name it by the path it had (a build
+ * that took the name at the first fill got NULL, and the query's strcmp
+ * crashed QEMU).
+ */
+static void test_fill_races_removal(void)
+{
+    G *g = g_start("", "-device e1000e,bus=rp1 "
+                   "-device x-memory-commit-stall,id=stall");
+    gint64 deadline;
+    QDict *resp;
+    uint64_t spin;
+    QList *l;
+    QDict *t;
+
+    resp = qtest_qmp(g->qts, "{ 'execute': 'qom-get', 'arguments': "
+                     "{ 'path': %s, 'property': 'type' } }", ANON_NIC);
+    g_assert_cmpstr(qdict_get_try_str(resp, "return"), ==, "e1000e");
+    qobject_unref(resp);
+    watch_all(g);
+    bridge_setup(g, 0, RP_DEVFN, 1, 1);
+    e1000e_setup(g, 1);
+    g_run(g, TCG_GUEST_MAP, VA, BAR | KERNEL_RW);   /* mapped, not touched */
+    g_assert_cmpuint(nlive(g, NULL), ==, 0);
+    spin = 300 * tsc_per_ms(g);
+
+    qtest_qmp_assert_success(g->qts, "{ 'execute': 'qom-set', 'arguments': "
+                             "{ 'path': '/machine/peripheral/stall', "
+                             "'property': 'hold-next-commit-ms', "
+                             "'value': 1500 } }");
+    /* the guest spins, then reads: the removal is held by then */
+    post_on(g, TCG_GUEST_MAILBOX, &g->seq, TCG_GUEST_KREAD_AFTER,
+            VA + E1000E_STATUS, spin);
+    deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+    while (qtest_readl(g->qts, MB(result)) != TCG_GUEST_SPINNING) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100);
+    }
+    qtest_qmp_assert_success(g->qts, SURPRISE_REMOVE, ANON_NIC);
+    resp = qtest_qmp(g->qts, "{ 'execute': 'qom-get', 'arguments': "
+                     "{ 'path': '/machine/peripheral/stall', "
+                     "'property': 'stalls' } }");
+    g_assert_cmpint(qdict_get_int(resp, "return"), ==, 1);
+    qobject_unref(resp);
+    /* the read went nowhere once the map had changed (0 from no device) */
+    g_assert_cmphex(wait_on(g, TCG_GUEST_MAILBOX, g->seq), ==, 0);
+    g_assert_cmpuint(faults(g), ==, 0);
+    qtest_qmp_eventwait(g->qts, "DEVICE_DELETED");
+
+    l = query(g, ANON_NIC);
+    g_assert_cmpuint(qlist_size(l), ==, 1);
+    t = qobject_to(QDict, qlist_peek(l));
+    g_assert_cmpstr(qdict_get_str(t, "device"), ==, ANON_NIC);
+    g_assert_false(qdict_get_bool(t, "present"));
+    qobject_unref(l);
+    /* it reached the removed device itself, no new one: no event */
+    g_assert_null(qtest_qmp_event_ref(g->qts,
+                                      "LIVE_TRANSLATION_STALE_ACCESS"));
     g_quit(g);
 }
 
@@ -704,6 +799,8 @@ int main(int argc, char **argv)
                    test_record_and_invalidate);
     qtest_add_func("/live-translations-tcg/unnamed-device-by-path",
                    test_unnamed_device_by_path);
+    qtest_add_func("/live-translations-tcg/fill-races-removal",
+                   test_fill_races_removal);
     qtest_add_func("/live-translations-tcg/query-range", test_query_range);
     qtest_add_func("/live-translations-tcg/bounded", test_bounded);
     qtest_add_func("/live-translations-tcg/hotplug-cycles",

@@ -55,12 +55,25 @@ static inline void outl(uint16_t port, uint32_t v)
     __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
 static inline uint32_t inl(uint16_t port)
 {
     uint32_t v;
 
     __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
     return v;
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
 }
 
 static uint64_t gate(void (*fn)(void), unsigned dpl)
@@ -98,6 +111,14 @@ static void setup_cpu(void)
 {
     uint32_t t = (uint32_t)&tss;
     int i;
+
+    /*
+     * Mask both 8259s (the firmware left the PIT's IRQ 0 on): with
+     * interrupts off a pending one would still send the vCPU to TCG's
+     * interrupt check, which takes the BQL, at every block it runs.
+     */
+    outb(0x21, 0xff);
+    outb(0xa1, 0xff);
 
     tss.esp0 = (uint32_t)stack_top;
     tss.ss0 = 0x10;
@@ -242,6 +263,19 @@ static void run(volatile TcgGuestMailbox *mb, uint32_t cmd, uint64_t a0,
                              : "memory");
         }
         break;
+    case TCG_GUEST_RDTSC:
+        mb->result = rdtsc() >> 8;
+        break;
+    case TCG_GUEST_KREAD_AFTER: {       /* a0 = va, a1 = TSC ticks */
+        uint64_t until = rdtsc() + a1;
+
+        mb->result = TCG_GUEST_SPINNING;
+        while (rdtsc() < until) {
+            /* no pause: TCG leaves the CPU loop for it and takes the BQL */
+        }
+        mb->result = k_read32(a0);
+        break;
+    }
     case TCG_GUEST_START_AP:            /* a0 = APIC ID */
         if (mb == bsp_mb) {
             start_ap(a0);

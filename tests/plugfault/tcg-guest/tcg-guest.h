@@ -48,7 +48,14 @@ enum {
     TCG_GUEST_INVLPG_MANY,  /* arg1 n: invlpg the first n pages of it */
     TCG_GUEST_START_AP,     /* arg0 APIC ID: INIT, SIPI, SIPI (the AP sets
                                its mailbox's magic when it serves it) */
+    TCG_GUEST_RDTSC,        /* -> result: TSC >> 8 (calibration) */
+    TCG_GUEST_KREAD_AFTER,  /* arg0 va, arg1 TSC ticks: result = SPINNING,
+                               spin that long (no exit from TCG's CPU loop,
+                               so no BQL), then KREAD: a fill at a time
+                               the host chose */
 };
+
+#define TCG_GUEST_SPINNING  0x5b1a0000u
 
 typedef struct TcgGuestMailbox {
     uint32_t magic;
