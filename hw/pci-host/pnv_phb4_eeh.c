@@ -28,8 +28,22 @@
  * clear but never set here: their bit layout is not public, and skiboot
  * only prints them.
  *
+ * A fence stops the whole PHB, as a fatal PHB error does on hardware:
+ * its PowerBus interface (AIB) answers every load, of its registers and of
+ * its PCI MMIO space, with all ones and drops every store; DMA and MSIs of
+ * every PE are refused.  skiboot finds it by the all-ones
+ * PHB_CPU_LOADSTORE_STATUS (phb4_fenced()) and reports a fenced PHB; only
+ * a complete reset (phb4_creset()) lifts it: the ETU reset released with
+ * the nest FIR clear.  A fence is entered by an injected one (QMP, which
+ * also sets a nest FIR bit) or by any unmasked nest FIR bit set over
+ * XSCOM (skiboot's creset forces a fence that way).  The register space
+ * stays reachable over XSCOM (ASB), as skiboot uses it while fenced.  Real
+ * hardware also raises a hypervisor maintenance interrupt; QEMU models no
+ * PHB HMI, so the OS notices the fence at its next all-ones MMIO read.
+ *
  * The freeze bits live in the base's ioda_PEST_AB[]; the PHB4 model has
- * no VMState, so migration is blocked while a PE is frozen.
+ * no VMState, so migration is blocked while a PE is frozen or the PHB is
+ * fenced.
  *
  * Copyright (c) 2026 plugfault developers
  *
@@ -61,6 +75,9 @@
 #define PEST_B          2       /* PESTB bit 0, DMA stopped */
 #define PHB4_LSI_ER     7       /* skiboot's PHB4_LSI_PCIE_ER */
 #define PRIO_FROZEN     0x100   /* above every BAR and bridge window */
+#define PRIO_FENCED     0x101   /* above the frozen windows too */
+/* The nest FIR bit an injected fence sets: skiboot's creset forces one so */
+#define NFIR_FENCE      PPC_BIT(26)
 
 /* A frozen PE's MMIO segment, laid over the PHB's PCI MMIO space */
 typedef struct FrozenWindow {
@@ -84,12 +101,17 @@ struct PnvPhb4Eeh {
     uint64_t pest0[PNV_PHB4_MAX_PEs];
     uint64_t pest1[PNV_PHB4_MAX_PEs];
     Error *blocker;
+    bool fenced;
+    MemoryRegion fence_regs;    /* over the register BAR, while fenced */
+    MemoryRegion fence_mmio;    /* over the whole PCI MMIO space */
     QLIST_ENTRY(PnvPhb4Eeh) next;
 };
 
 static QLIST_HEAD(, PnvPhb4Eeh) eeh_phbs = QLIST_HEAD_INITIALIZER(eeh_phbs);
 /* failing devices on all PHBs: lets a DMA translation skip the lookup */
 static unsigned failing_total;
+/* fenced PHBs: the same for DMA and MSIs */
+static unsigned fenced_total;
 
 static unsigned num_pes(PnvPHB4 *phb)
 {
@@ -428,13 +450,126 @@ static bool any_frozen(PnvPHB4 *phb)
 static void blocker_update(PnvPhb4Eeh *eeh)
 {
     PnvPHB4 *phb = eeh->phb;
+    bool block = any_frozen(phb) || eeh->fenced;
 
-    if (any_frozen(phb) && !eeh->blocker) {
-        error_setg(&eeh->blocker, "PHB%u:%u has a frozen PE (EEH state is "
-                   "not migrated)", phb->chip_id, phb->phb_id);
+    if (block && !eeh->blocker) {
+        error_setg(&eeh->blocker, "PHB%u:%u has a frozen PE or is fenced "
+                   "(EEH state is not migrated)", phb->chip_id, phb->phb_id);
         migrate_add_blocker(&eeh->blocker, &error_warn);
-    } else if (!any_frozen(phb) && eeh->blocker) {
+    } else if (!block && eeh->blocker) {
         migrate_del_blocker(&eeh->blocker);
+    }
+}
+
+/* ------------------------------------------------------------- fence */
+
+/* An access the fence answers: loads all ones, stores dropped */
+static uint64_t fenced_access(PnvPhb4Eeh *eeh, const char *space,
+                              const char *op, hwaddr addr, unsigned size)
+{
+    trace_pnv_phb4_eeh_fenced_access(eeh->phb->chip_id, eeh->phb->phb_id,
+                                     space, op, addr, size);
+    return size == 8 ? UINT64_MAX : MAKE_64BIT_MASK(0, size * 8);
+}
+
+static uint64_t fenced_regs_read(void *opaque, hwaddr addr, unsigned size)
+{
+    return fenced_access(opaque, "register", "load", addr, size);
+}
+
+static void fenced_regs_write(void *opaque, hwaddr addr, uint64_t data,
+                              unsigned size)
+{
+    fenced_access(opaque, "register", "store", addr, size);
+}
+
+static uint64_t fenced_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    return fenced_access(opaque, "PCI MMIO", "load", addr, size);
+}
+
+static void fenced_mmio_write(void *opaque, hwaddr addr, uint64_t data,
+                              unsigned size)
+{
+    fenced_access(opaque, "PCI MMIO", "store", addr, size);
+}
+
+static const MemoryRegionOps fenced_regs_ops = {
+    .read = fenced_regs_read,
+    .write = fenced_regs_write,
+    .endianness = DEVICE_BIG_ENDIAN,
+    .valid = { .min_access_size = 1, .max_access_size = 8 },
+    .impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+static const MemoryRegionOps fenced_mmio_ops = {
+    .read = fenced_mmio_read,
+    .write = fenced_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = { .min_access_size = 1, .max_access_size = 8 },
+    .impl = { .min_access_size = 1, .max_access_size = 8 },
+};
+
+/*
+ * Fence or unfence the PHB: the two overlays go in or out (the register
+ * one inside the register region itself, which is where its BAR maps it
+ * over the AIB; XSCOM's indirect access calls the base's handler and is
+ * not affected).
+ */
+static void fence_set(PnvPhb4Eeh *eeh, bool on, const char *why)
+{
+    PnvPHB4 *phb = eeh->phb;
+
+    if (eeh->fenced == on) {
+        return;
+    }
+    if (!memory_region_size(&eeh->fence_mmio)) {
+        memory_region_init_io(&eeh->fence_regs, OBJECT(phb), &fenced_regs_ops,
+                              eeh, "phb4-fenced-regs",
+                              memory_region_size(&phb->mr_regs));
+        memory_region_init_io(&eeh->fence_mmio, OBJECT(phb), &fenced_mmio_ops,
+                              eeh, "phb4-fenced-mmio",
+                              memory_region_size(&phb->pci_mmio));
+    }
+    eeh->fenced = on;
+    fenced_total += on ? 1 : -1;
+    trace_pnv_phb4_eeh_fence(phb->chip_id, phb->phb_id, on, why);
+    memory_region_transaction_begin();
+    if (on) {
+        memory_region_add_subregion_overlap(&phb->mr_regs, 0,
+                                            &eeh->fence_regs, PRIO_FENCED);
+        memory_region_add_subregion_overlap(&phb->pci_mmio, 0,
+                                            &eeh->fence_mmio, PRIO_FENCED);
+    } else {
+        memory_region_del_subregion(&phb->mr_regs, &eeh->fence_regs);
+        memory_region_del_subregion(&phb->pci_mmio, &eeh->fence_mmio);
+    }
+    memory_region_transaction_commit();
+    blocker_update(eeh);
+}
+
+static bool phb_fenced(PnvPHB4 *phb)
+{
+    return fenced_total && eeh_of(phb)->fenced;
+}
+
+static bool nest_fir_unmasked(PnvPHB4 *phb)
+{
+    return phb->nest_regs[PEC_NEST_STK_PCI_NEST_FIR] &
+           ~phb->nest_regs[PEC_NEST_STK_PCI_NEST_FIR_MSK];
+}
+
+void pnv_phb4_eeh_nest_fir_written(PnvPHB4 *phb)
+{
+    if (nest_fir_unmasked(phb)) {
+        fence_set(eeh_of(phb), true, "nest FIR set");
+    }
+}
+
+void pnv_phb4_eeh_etu_reset(PnvPHB4 *phb, bool assert)
+{
+    if (!assert && !nest_fir_unmasked(phb)) {
+        fence_set(eeh_of(phb), false, "ETU reset released, nest FIR clear");
     }
 }
 
@@ -672,6 +807,12 @@ void pnv_phb4_eeh_dma_xlate(PnvPHB4 *phb, int pe, hwaddr iova, uint16_t rid,
 {
     bool is_write = flag & IOMMU_WO;
 
+    if (flag != IOMMU_NONE && phb_fenced(phb)) {
+        trace_pnv_phb4_eeh_dma_refused(phb->chip_id, phb->phb_id, pe, rid,
+                                       iova, is_write);
+        entry->perm = IOMMU_NONE;
+        return;
+    }
     if (pe < 0 || pe >= num_pes(phb) || flag == IOMMU_NONE) {
         return;
     }
@@ -707,6 +848,10 @@ void pnv_phb4_eeh_dma_xlate(PnvPHB4 *phb, int pe, hwaddr iova, uint16_t rid,
 
 bool pnv_phb4_eeh_msi_blocked(PnvPHB4 *phb, int pe, uint32_t src)
 {
+    if (phb_fenced(phb)) {
+        trace_pnv_phb4_eeh_msi_dropped(phb->chip_id, phb->phb_id, pe, src);
+        return true;
+    }
     if (pe < 0 || pe >= num_pes(phb) || !(phb->ioda_PEST_AB[pe] & PEST_B)) {
         return false;
     }
@@ -747,6 +892,7 @@ static void eeh_reset(void *opaque)
     memset(eeh->phb->ioda_PEST_AB, 0, sizeof(eeh->phb->ioda_PEST_AB));
     failing_total -= eeh->failing->len;
     g_ptr_array_set_size(eeh->failing, 0);
+    fence_set(eeh, false, "machine reset");
     windows_update(eeh);
     blocker_update(eeh);
 }
@@ -865,13 +1011,37 @@ static void device_error(PnvPhb4Eeh *eeh, unsigned pe, PCIDevice *dev,
              PnvEehErrorKind_str(kind));
 }
 
+/* A fence of @pdev's PHB, as a fatal PHB error makes it */
+static void qmp_inject_fence(const char *id, bool persistent, Error **errp)
+{
+    PnvPhb4Eeh *eeh;
+    PCIDevice *pdev = qmp_pci_device(id, &eeh, errp);
+
+    if (!pdev) {
+        return;
+    }
+    if (persistent) {
+        error_setg(errp, "'persistent' applies to a device's errors, not to "
+                   "a PHB fence");
+        return;
+    }
+    trace_pnv_phb4_eeh_qmp_inject(id, "fence", 0, false);
+    eeh->phb->nest_regs[PEC_NEST_STK_PCI_NEST_FIR] |= NFIR_FENCE;
+    fence_set(eeh, true, "injected");
+}
+
 void qmp_x_pnv_eeh_inject(const char *id, PnvEehErrorKind kind,
                           bool has_persistent, bool persistent, Error **errp)
 {
     PnvPhb4Eeh *eeh;
     PCIDevice *pdev;
-    int pe = qmp_device_pe(id, &eeh, &pdev, errp);
+    int pe;
 
+    if (kind == PNV_EEH_ERROR_KIND_FENCE) {
+        qmp_inject_fence(id, persistent, errp);
+        return;
+    }
+    pe = qmp_device_pe(id, &eeh, &pdev, errp);
     if (pe < 0) {
         return;
     }
@@ -957,6 +1127,7 @@ static void pe_info_append(PnvPhb4Eeh *eeh, unsigned pe,
     info->pest0 = eeh->pest0[pe];
     info->pest1 = eeh->pest1[pe];
     info->persistent = pe_failing(eeh, pe) != NULL;
+    info->phb_fenced = eeh->fenced;
     for (int b = 0; b < 256; b++) {
         pci_for_each_device(root, b, pe_device_one, &pd);
     }

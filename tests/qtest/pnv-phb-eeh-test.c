@@ -544,6 +544,123 @@ static void test_msi_dropped(void)
     qtest_quit(qts);
 }
 
+/* PHB 1's PCI stack registers (FIRs, ETU reset): pec_pci_base + 0x40 */
+#define P9_PHB1_PCI_STK_PCBA    (P9_PEC_PCI_BASE + PEC_PCI_STRIDE * 1 + \
+                                 PEC_STK_STRIDE * 1)
+#define P9_PHB1_REGS_BASE       0x0006004c00000000ull   /* its register BAR */
+#define NFIR_FENCE              PPC_BIT(26)     /* what skiboot's creset sets */
+
+static uint64_t pci_stk_addr(uint32_t reg)
+{
+    return pnv_xscom_addr(pnv_chip(PNV_CHIP_POWER9),
+                          P9_PHB1_PCI_STK_PCBA + reg);
+}
+
+/* Map the PHB's register BAR (MMIO over the PowerBus, as skiboot uses it) */
+static void map_regs_bar(QTestState *qts)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint64_t en = qtest_readq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_BAR_EN));
+
+    qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_PHB_REGS_BAR),
+                 P9_PHB1_REGS_BASE << 8);
+    qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_BAR_EN),
+                 en | PEC_NEST_STK_BAR_EN_PHB);
+}
+
+static bool phb_fenced(QTestState *qts)
+{
+    QDict *pe = query_nic(qts);
+    bool fenced = qdict_get_bool(pe, "phb-fenced");
+
+    qobject_unref(pe);
+    return fenced;
+}
+
+/* What skiboot's phb4_creset() does to the FIRs and the ETU, over XSCOM */
+static void creset(QTestState *qts, bool check_steps)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint64_t nfir;
+
+    qtest_writeq(qts, pci_stk_addr(PEC_PCI_STK_ETU_RESET), PPC_BIT(0));
+    nfir = qtest_readq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_PCI_NEST_FIR));
+    qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_PCI_NEST_FIR_CLR),
+                 ~nfir);
+    if (check_steps) {
+        g_assert_true(phb_fenced(qts));         /* the ETU is still in reset */
+    }
+    qtest_writeq(qts, pci_stk_addr(PEC_PCI_STK_ETU_RESET), 0);
+}
+
+/*
+ * A fence stops the whole PHB: its registers over MMIO and the device's
+ * BAR read all ones, stores are dropped, the registers stay reachable over
+ * XSCOM.  skiboot's complete reset (ETU reset with the nest FIR cleared)
+ * lifts it; the forced fence skiboot's creset makes (nest FIR set over
+ * XSCOM) fences too.
+ */
+static void test_fence(void)
+{
+    const PhbTarget *t = &p9_phb1;
+    QTestState *qts = eeh_start_e1000e();
+    uint64_t version;
+
+    if (!qts) {
+        return;
+    }
+    map_regs_bar(qts);
+    version = t_phb_readq(qts, t, PHB_VERSION);
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_REGS_BASE + PHB_VERSION), ==,
+                    version);
+    nic_write(qts, E1000E_RDBAH0, 0x5a5a1234);
+    g_assert_false(phb_fenced(qts));
+
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1', 'kind': 'fence'}}");
+    g_assert_true(phb_fenced(qts));
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_REGS_BASE +
+                                PHB_CPU_LOADSTORE_STATUS), ==, UINT64_MAX);
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_REGS_BASE + PHB_VERSION), ==,
+                    UINT64_MAX);
+    g_assert_cmphex(t_phb_readq(qts, t, PHB_VERSION), ==, version);  /* ASB */
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+    nic_write(qts, E1000E_RDBAH0, 0x11112222);                   /* dropped */
+    g_assert_cmphex(qtest_readq(qts, t_nest_xscom_addr(t,
+                                PEC_NEST_STK_PCI_NEST_FIR)) & NFIR_FENCE, ==,
+                    NFIR_FENCE);
+    /* a PE freeze is not a fence: the PE's own bits are untouched */
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+
+    creset(qts, true);
+    g_assert_false(phb_fenced(qts));
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_REGS_BASE + PHB_VERSION), ==,
+                    version);
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0x5a5a1234);
+
+    /* skiboot's forced fence: a nest FIR bit set over XSCOM */
+    qtest_writeq(qts, t_nest_xscom_addr(t, PEC_NEST_STK_PCI_NEST_FIR_SET),
+                 NFIR_FENCE);
+    g_assert_true(phb_fenced(qts));
+    g_assert_cmphex(nic_read(qts, E1000E_RDBAH0), ==, 0xffffffff);
+    /* released with the FIR still set: still fenced */
+    qtest_writeq(qts, pci_stk_addr(PEC_PCI_STK_ETU_RESET), PPC_BIT(0));
+    qtest_writeq(qts, pci_stk_addr(PEC_PCI_STK_ETU_RESET), 0);
+    g_assert_true(phb_fenced(qts));
+    creset(qts, false);
+    g_assert_false(phb_fenced(qts));
+
+    /* a machine reset lifts it too */
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1', 'kind': 'fence'}}");
+    qtest_qmp_assert_success(qts, "{'execute': 'system_reset'}");
+    qtest_qmp_eventwait(qts, "RESET");
+    g_assert_false(phb_fenced(qts));
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_REGS_BASE + PHB_VERSION), ==,
+                    version);
+    qtest_quit(qts);
+}
+
 static void test_bad_input(void)
 {
     QTestState *qts;
@@ -567,6 +684,9 @@ static void test_bad_input(void)
     qmp_assert_error(qts, "GenericError", "RTT",
                      "{'execute': 'x-pnv-eeh-inject', 'arguments':"
                      " {'id': 'nic1', 'kind': 'mmio-load'}}");
+    qmp_assert_error(qts, "GenericError", "not to a PHB fence",
+                     "{'execute': 'x-pnv-eeh-inject', 'arguments':"
+                     " {'id': 'nic1', 'kind': 'fence', 'persistent': true}}");
     qmp_assert_error(qts, "GenericError", "nothing to freeze",
                      "{'execute': 'x-pnv-eeh-freeze', 'arguments':"
                      " {'id': 'nic1', 'mmio': false, 'dma': false}}");
@@ -587,6 +707,7 @@ int main(int argc, char **argv)
     qtest_add_func("pnv-phb-eeh/cfg-inject", test_cfg_inject);
     qtest_add_func("pnv-phb-eeh/dma", test_dma);
     qtest_add_func("pnv-phb-eeh/msi-dropped", test_msi_dropped);
+    qtest_add_func("pnv-phb-eeh/fence", test_fence);
     qtest_add_func("pnv-phb-eeh/bad-input", test_bad_input);
     return g_test_run();
 }

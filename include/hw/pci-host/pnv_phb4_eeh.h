@@ -33,6 +33,10 @@ void pnv_phb4_eeh_dma_xlate(PnvPHB4 *phb, int pe, hwaddr iova, uint16_t rid,
                             IOMMUAccessFlags flag, IOMMUTLBEntry *entry);
 /* An MSI from PE @pe: true if the PE's freeze discards it */
 bool pnv_phb4_eeh_msi_blocked(PnvPHB4 *phb, int pe, uint32_t src);
+/* The nest FIR was written over XSCOM: an unmasked bit fences the PHB */
+void pnv_phb4_eeh_nest_fir_written(PnvPHB4 *phb);
+/* PEC_PCI_STK_ETU_RESET written: released with the nest FIR clear unfences */
+void pnv_phb4_eeh_etu_reset(PnvPHB4 *phb, bool assert);
 /* An MMIO access no device answered (hw/pci-host/pnv_phb4_mmio_error.c) */
 void pnv_phb4_eeh_mmio_miss(PnvPHB4 *phb, hwaddr pci_addr, bool is_write);
 
