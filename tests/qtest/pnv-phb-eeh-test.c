@@ -481,6 +481,17 @@ static void test_dma(void)
     /* MMIO still answers: only DMA was stopped */
     g_assert_cmphex(qtest_readq(qts, bar + EDU_DMA_DST), ==,
                     DMA_RAM + 0x2000);
+
+    /* a fence refuses every DMA, whatever the PE's bits: start one first */
+    ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, 0);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
+    qtest_writeq(qts, bar + EDU_DMA_DST, DMA_RAM + 0x3000);
+    qtest_writeq(qts, bar + EDU_DMA_CMD, EDU_DMA_RUN | EDU_DMA_TO_PCI);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pnv-eeh-inject',"
+                             " 'arguments': {'id': 'nic1', 'kind': 'fence'}}");
+    qtest_clock_step(qts, EDU_DMA_NS);
+    g_assert_cmphex(qtest_readq(qts, DMA_RAM + 0x3000), ==, 0);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);
     qtest_quit(qts);
 }
 
