@@ -257,8 +257,14 @@ class Run:
         """Start, run the steps, settle, report; the PASS reason."""
         self.start()
         assert self.machine and self.console
-        soak = Soak(self.scen.report, self.rundir)
         machine = self.machine
+
+        def flush() -> None:
+            machine.command("stop", {})
+            machine.command("x-tcg-flush", {})
+
+        soak = Soak(self.scen.report, self.rundir, flush=flush,
+                    resume=lambda: machine.command("cont", {}))
         self.steps = Steps(
             self.scen, machine, self.console, self.say, self.deadline,
             {}, symbols=(self.kernel.facts.text_symbols()

@@ -256,12 +256,15 @@ def load(path: Path) -> Scenario:
     for regex in patterns:
         _compile(regex, f"{path.name} fail_patterns")
     report = dict(raw.get("report", {}))
-    unknown = set(report) - {"rss", "warmup_cycles",
+    unknown = set(report) - {"rss", "warmup_cycles", "flush_tcg",
                              "rss_growth_max_kib", "console_counts"}
     if unknown:
         raise ScenarioError(
             f"{path.name}: unknown [report] key(s) "
             f"{', '.join(sorted(unknown))}")
+    if not isinstance(report.get("flush_tcg", False), bool):
+        raise ScenarioError(f"{path.name}: report.flush_tcg must be true "
+                            f"or false")
     for label, spec in report.get("console_counts", {}).items():
         where = f"{path.name} report.console_counts.{label}"
         if isinstance(spec, dict):

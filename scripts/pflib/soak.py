@@ -3,7 +3,7 @@ both with limits that fail the run."""
 
 import re
 from pathlib import Path
-from typing import Any, Dict, IO, List, Optional, Tuple
+from typing import Any, Callable, Dict, IO, List, Optional, Tuple
 
 from .steps import StepFailed
 
@@ -67,10 +67,23 @@ def count_spec(spec: Any) -> Tuple[str, Optional[int]]:
 
 
 class Soak:
-    """RSS samples (rss.csv) and the verdict's report line."""
+    """RSS samples (rss.csv) and the verdict's report line.
 
-    def __init__(self, report: Dict[str, Any], rundir: Path):
+    With ``flush_tcg`` in the report, each sample is taken between
+    `flush` (the guest stopped, then x-tcg-flush: TCG's translation cache
+    and its heap bookkeeping flushed, the heap trimmed) and `resume` (the
+    guest continues), so that what the samples compare is QEMU's memory
+    outside the translation cache, not the cache's growth, and no block is
+    translated again before the sample."""
+
+    def __init__(self, report: Dict[str, Any], rundir: Path,
+                 flush: Optional[Callable[[], Any]] = None,
+                 resume: Optional[Callable[[], Any]] = None):
         self.report = report
+        self.flush = flush if report.get("flush_tcg") else None
+        self.resume = resume if report.get("flush_tcg") else None
+        if report.get("flush_tcg") and (flush is None or resume is None):
+            raise ValueError("flush_tcg set but no way to flush given")
         self.rss: List[Tuple[int, int, int]] = []
         self.missed: List[int] = []
         self.rundir = rundir
@@ -87,8 +100,16 @@ class Soak:
         """After a repeat cycle."""
         if not self.report.get("rss"):
             return
-        kib = rss_kib(pid) if pid else None
-        maps = small_mappings(pid) if pid else None
+        if self.flush and pid:
+            self.flush()
+            try:
+                kib, maps = rss_kib(pid), small_mappings(pid)
+            finally:
+                assert self.resume is not None
+                self.resume()
+        else:
+            kib = rss_kib(pid) if pid else None
+            maps = small_mappings(pid) if pid else None
         if kib is None or maps is None:
             self.missed.append(cycle)
             return
@@ -137,7 +158,9 @@ class Soak:
                 f"QEMU RSS {first[1]} -> {last[1]} KiB ({growth:+d} KiB), "
                 f"outside guest RAM and the TCG code buffer {first[2]} -> "
                 f"{last[2]} KiB ({small_growth:+d} KiB), cycles "
-                f"{first[0]}..{last[0]}")
+                f"{first[0]}..{last[0]}"
+                + (", each sample after a TCG cache flush"
+                   if self.flush else ""))
             if limit is not None and small_growth > limit:
                 raise StepFailed(f"{parts[-1]}: more than the {limit} KiB "
                                  f"allowed")

@@ -371,6 +371,43 @@ class Soak(unittest.TestCase):
         self.assertIn("+10 KiB", s.verdict_line(""))
         s.close()
 
+    def test_flush_tcg_before_each_sample(self):
+        calls = []
+        rep = {"rss": True, "flush_tcg": True}
+        s = soak.Soak(rep, self.d, flush=lambda: calls.append("flush"),
+                      resume=lambda: calls.append("resume"))
+        s.sample(10, os.getpid())
+        s.sample(11, os.getpid())
+        s.sample(12, None)                  # no QEMU: neither flush nor RSS
+        self.assertEqual(calls, ["flush", "resume"] * 2)
+        self.assertEqual([r[0] for r in s.rss], [10, 11])
+        self.assertIn("each sample after a TCG cache flush",
+                      s.verdict_line(""))
+        s.close()
+        # without the key the flush is not called
+        calls.clear()
+        s = soak.Soak({"rss": True}, self.d, flush=lambda: calls.append(1),
+                      resume=lambda: calls.append(2))
+        s.sample(1, os.getpid())
+        self.assertEqual(calls, [])
+        self.assertNotIn("flush", s.verdict_line(""))
+        s.close()
+        with self.assertRaisesRegex(ValueError, "no way to flush"):
+            soak.Soak(rep, self.d)
+        # the guest resumes even when the sample fails
+        calls.clear()
+        s = soak.Soak(rep, self.d, flush=lambda: calls.append("flush"),
+                      resume=lambda: calls.append("resume"))
+        real = soak.small_mappings
+        try:
+            soak.small_mappings = lambda pid: 1 // 0   # type: ignore
+            with self.assertRaises(ZeroDivisionError):
+                s.sample(13, os.getpid())
+        finally:
+            soak.small_mappings = real
+        self.assertEqual(calls, ["flush", "resume"])
+        s.close()
+
     def test_growth_by_mapping(self):
         first = {"7f00 rw-p [heap]": 100, "7e00 rw-p [anon]": 8,
                  "7d00 r-xp /lib/libc.so.6": 40}
