@@ -21,6 +21,22 @@
  * injected over QMP.  An error also raises the PHB's ER interrupt (LSI 7),
  * whose skiboot handler posts OPAL_EVENT_PCI_ERROR to the OS.
  *
+ * An uncorrectable PCIe error message from below (ERR_NONFATAL or
+ * ERR_FATAL reaching the root port, hw/pci/pcie_aer_root_msg.c) freezes
+ * the PE of its requester too, logged with the PEST0 cause bits the IODA3
+ * layout has for it (PCIE_NONFATAL, PCIE_FATAL) and the requester's ID.
+ * That freeze raises no interrupt here: the OS finds it only by asking,
+ * which is what pnv_php does since a2a2a6fc24695 ("PCI: pnv_php: Fix
+ * surprise plug detection and recovery": after a surprise removal below a
+ * switch "the bridge upstream port will cause a PE freeze" that, left
+ * alone, blocks the hot-plug MSIs of every slot in that PE; the fix checks
+ * the bridge's PE state after the removal and thaws it, as nothing else
+ * reports it).  A downstream port sends such a message on a surprise link
+ * loss when it reports Surprise Down errors (x-surprise-down-error).  A
+ * message from the PHB's own root port freezes nothing: on hardware an
+ * unexpected root-port link loss fences the PHB ("error link down kill",
+ * PHB_PCIE_MISC_STRAP), which is not modelled.
+ *
  * skiboot's hw/phb4.c reads all this as it does on hardware: freeze_status
  * reads PEEV and PESTA/B, next_error scans PEEV, freeze_clear writes
  * PESTA/B (which thaws the PE here), get_diag_data dumps PESTA/B ORed with
@@ -60,6 +76,7 @@
 #include "hw/irq.h"
 #include "hw/pci/pci_bus.h"
 #include "hw/pci/pci_host.h"
+#include "hw/pci/pcie_aer_root_msg.h"
 #include "hw/pci-host/pnv_phb4_regs.h"
 #include "hw/pci-host/pnv_phb4.h"
 #include "hw/pci-host/pnv_phb.h"
@@ -617,30 +634,20 @@ static void pe_error_bh(void *opaque)
 }
 
 /*
- * An error in PE @pe: log it (the first one, as the hardware keeps the
- * first error until the freeze is cleared), freeze the PE for MMIO and
- * DMA, raise the ER interrupt.
+ * An error in PE @pe, under the BQL: log it (the first one, as the
+ * hardware keeps the first error until the freeze is cleared) and freeze
+ * the PE for MMIO and DMA.  False if it was frozen already.
  */
-static void pe_error(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
-                     uint64_t pest1, const char *what)
+static bool pe_freeze_logged(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
+                             uint64_t pest1, const char *what)
 {
     PnvPHB4 *phb = eeh->phb;
     uint64_t bar = phb->regs[PHB_PEST_BAR >> 3];
-    uint32_t lsi_base;
-
-    if (!bql_locked()) {
-        /* a DMA from an I/O thread: the freeze's effects need the BQL */
-        DeferredError *d = g_new(DeferredError, 1);
-
-        *d = (DeferredError) { eeh, pe, pest0, pest1, what };
-        aio_bh_schedule_oneshot(qemu_get_aio_context(), pe_error_bh, d);
-        return;
-    }
 
     trace_pnv_phb4_eeh_error(phb->chip_id, phb->phb_id, pe, what, pest0,
                              pest1);
     if (phb->ioda_PEST_AB[pe] == (PEST_A | PEST_B)) {
-        return;                 /* already frozen: the first error stays */
+        return false;           /* already frozen: the first error stays */
     }
     eeh->errors[pe]++;
     eeh->pest0[pe] = pest0;
@@ -657,12 +664,95 @@ static void pe_error(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
         }
     }
     pest_set(eeh, pe, PEST_A | PEST_B, true);
+    return true;
+}
 
+/*
+ * An error in PE @pe: logged and frozen (pe_freeze_logged), and the ER
+ * interrupt raised.
+ */
+static void pe_error(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
+                     uint64_t pest1, const char *what)
+{
+    PnvPHB4 *phb = eeh->phb;
+    uint32_t lsi_base;
+
+    if (!bql_locked()) {
+        /* a DMA from an I/O thread: the freeze's effects need the BQL */
+        DeferredError *d = g_new(DeferredError, 1);
+
+        *d = (DeferredError) { eeh, pe, pest0, pest1, what };
+        aio_bh_schedule_oneshot(qemu_get_aio_context(), pe_error_bh, d);
+        return;
+    }
+
+    if (!pe_freeze_logged(eeh, pe, pest0, pest1, what)) {
+        return;
+    }
     lsi_base = GETFIELD(PHB_LSI_SRC_ID, phb->regs[PHB_LSI_SOURCE_ID >> 3]) << 3;
     if (lsi_base + PHB4_LSI_ER < phb->xsrc.nr_irqs) {
         qemu_irq_pulse(phb->qirqs[lsi_base + PHB4_LSI_ER]);
     }
 }
+
+/* ------------------------------------------------ PCIe error messages */
+
+/* The PHB whose root bus @root_port is on, if it is a PowerNV PHB4/PHB5 */
+static PnvPhb4Eeh *eeh_of_root_port(PCIDevice *root_port)
+{
+    PCIBus *bus = pci_get_bus(root_port);
+    PnvPhb4Eeh *eeh;
+
+    QLIST_FOREACH(eeh, &eeh_phbs, next) {
+        if (PCI_HOST_BRIDGE(eeh->phb->phb_base)->bus == bus) {
+            return eeh;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * An error message reached the root port of a PHB: an uncorrectable one
+ * freezes its requester's PE, without an interrupt (see the top of this
+ * file).
+ */
+static void root_msg_received(Notifier *n, void *data)
+{
+    PCIEAERRootMsg *m = data;
+    PnvPhb4Eeh *eeh = eeh_of_root_port(m->root_port);
+    uint16_t rid = m->msg->source_id;
+    bool fatal = m->msg->severity == PCI_ERR_ROOT_CMD_FATAL_EN;
+    PnvPHB4 *phb;
+    int pe;
+
+    if (!eeh || m->msg->severity == PCI_ERR_ROOT_CMD_COR_EN) {
+        return;
+    }
+    phb = eeh->phb;
+    if (rid == pci_requester_id(m->root_port)) {
+        qemu_log_mask(LOG_UNIMP, "phb4[%u:%u]: an error message from the "
+                      "root port itself freezes no PE (hardware fences the "
+                      "PHB on an unexpected root-port link loss: not "
+                      "modelled)\n", phb->chip_id, phb->phb_id);
+        return;
+    }
+    pe = rid_pe(phb, rid);
+    if (pe < 0) {
+        qemu_log_mask(LOG_GUEST_ERROR, "phb4[%u:%u]: error message from "
+                      "0x%04x with the RTT not set up: no PE to freeze\n",
+                      phb->chip_id, phb->phb_id, rid);
+        return;
+    }
+    pe_freeze_logged(eeh, pe,
+                     (fatal ? IODA3_PEST0_PCIE_FATAL :
+                              IODA3_PEST0_PCIE_NONFATAL) |
+                     SETFIELD(IODA3_PEST0_RID, 0ull, rid),
+                     0, fatal ? "ERR_FATAL message" : "ERR_NONFATAL message");
+}
+
+static Notifier root_msg_notifier = {
+    .notify = root_msg_received,
+};
 
 /* ------------------------------------------------------- base's hooks */
 
@@ -906,6 +996,7 @@ void pnv_phb4_eeh_init(PnvPHB4 *phb)
     eeh->failing = g_ptr_array_new_with_free_func(g_free);
     if (QLIST_EMPTY(&eeh_phbs)) {
         device_listener_register(&failing_listener);
+        pcie_aer_root_msg_add_notifier(&root_msg_notifier);
     }
     QLIST_INSERT_HEAD(&eeh_phbs, eeh, next);
     qemu_register_reset(eeh_reset, eeh);

@@ -18,6 +18,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "qapi/qapi-commands-pcie-slot-fault.h"
 #include "hw/hotplug.h"
 #include "hw/pci/pci.h"
@@ -27,6 +28,7 @@
 #include "hw/pci/pcie_port.h"
 #include "hw/pci/pcie_slot_fault.h"
 #include "hw/pci/pcie_dpc.h"
+#include "hw/pci/pcie_aer.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "migration/vmstate.h"
@@ -168,6 +170,39 @@ static void signal_dllsc(PCIDevice *port)
     if (port_reports_link(port)) {
         signal_events(port, PCI_EXP_SLTSTA_DLLSC);
     }
+}
+
+/*
+ * x-surprise-down-error: the port reports a link it lost without warning
+ * (a surprise removal, a host link fault; not Link Disable, which software
+ * asked for) as a Surprise Down error in its AER capability, and so with
+ * the error message its severity and enables select, as a downstream port
+ * with Surprise Down Error Reporting does (Link Capabilities SDERC, set at
+ * realize).  Called after the slot events were signalled: the port's
+ * hot-plug interrupt goes out before its error message.  A port with DPC
+ * (x-dpc) reports the error with its DPC already (pcie_dpc_surprise_down).
+ */
+static void surprise_down_report(PCIDevice *port)
+{
+    PCIESlotLink *l = slot_link(port);
+    PCIEAERErr err = {
+        .status = PCI_ERR_UNC_SDN,
+        .source_id = pci_requester_id(port),
+    };
+
+    if (!l || !l->surprise_down_error || l->dpc_cap) {
+        return;
+    }
+    if (!port->exp.aer_cap) {
+        warn_report_once("%s: x-surprise-down-error: the port has no AER "
+                         "capability to log the error in; not reported",
+                         DEVICE(port)->canonical_path);
+        return;
+    }
+    pcie_aer_inject_error(port, &err);
+    trace_pcie_slot_fault_surprise_down(
+        DEVICE(port)->canonical_path,
+        pci_get_long(port->config + port->exp.aer_cap + PCI_ERR_UNCOR_STATUS));
 }
 
 /* ------------------------------------------------------------ the link */
@@ -370,6 +405,11 @@ void pcie_slot_fault_init(PCIDevice *port)
     uint32_t pos = port->exp.exp_cap;
     bool events = slot_fault_events(port);
 
+    if (l && l->surprise_down_error) {
+        /* (the port's AER capability may come after this, at realize) */
+        pci_long_test_and_set_mask(exp_cap(port) + PCI_EXP_LNKCAP,
+                                   PCI_EXP_LNKCAP_SDERC);
+    }
     if (l && l->broken_presence) {
         /*
          * A port that hides presence must tell link state, or nothing
@@ -725,6 +765,9 @@ void pcie_slot_fault_surprise_remove(PCIDevice *port)
         pcie_dpc_surprise_down(port);   /* with DPC: Surprise Down error */
     }
     signal_events(port, events);
+    if (was_up) {
+        surprise_down_report(port);     /* x-surprise-down-error */
+    }
 }
 
 void pcie_slot_fault_set_link(PCIDevice *port, bool up)
@@ -752,6 +795,7 @@ void pcie_slot_fault_set_link(PCIDevice *port, bool up)
     link_eval(port, l, true);
     if (was_up && !l->up) {
         pcie_dpc_surprise_down(port);   /* with DPC: Surprise Down error */
+        surprise_down_report(port);     /* x-surprise-down-error */
     }
 }
 

@@ -504,13 +504,52 @@ static uint64_t msi_pq(QTestState *qts)
     return qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_GET);
 }
 
+/* Arm TEST_MSI_SRC: PQ 00, the next MSI sets P */
+static void msi_arm(QTestState *qts)
+{
+    qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_SET_PQ_00);
+    g_assert_cmphex(msi_pq(qts), ==, 0);
+}
+
+/* Offset of capability @id of bus/devfn below the root port; 0: none */
+static uint32_t cfg_find_cap(QTestState *qts, uint8_t bus, uint8_t devfn,
+                             uint8_t id)
+{
+    uint32_t pos = phb_cfg_readl(qts, bus, devfn, PCI_CAPABILITY_LIST) & 0xfc;
+    int guard = 48;
+
+    while (pos && (phb_cfg_readl(qts, bus, devfn, pos) & 0xff) != id) {
+        pos = (phb_cfg_readl(qts, bus, devfn, pos) >> 8) & 0xfc;
+        g_assert_cmpint(--guard, >, 0);
+    }
+    return pos;
+}
+
+/*
+ * The 64-bit MSI of bus/devfn to the PHB's MSI window (address 1 << 60),
+ * XIVE source TEST_MSI_SRC, enabled; the source armed
+ */
+static void msi_route(QTestState *qts, uint8_t bus, uint8_t devfn)
+{
+    uint32_t pos = cfg_find_cap(qts, bus, devfn, PCI_CAP_ID_MSI);
+    uint32_t hdr;
+
+    g_assert_cmphex(pos, !=, 0);
+    t_phb_writeq(qts, &p9_phb1, PHB_PHB4_CONFIG,
+                 t_phb_readq(qts, &p9_phb1, PHB_PHB4_CONFIG) |
+                 PHB_PHB4C_64BIT_MSI_EN);
+    phb_cfg_writel(qts, bus, devfn, pos + PCI_MSI_ADDRESS_LO, 0);
+    phb_cfg_writel(qts, bus, devfn, pos + PCI_MSI_ADDRESS_HI, 0x10000000);
+    phb_cfg_writel(qts, bus, devfn, pos + PCI_MSI_DATA_64, TEST_MSI_SRC);
+    hdr = phb_cfg_readl(qts, bus, devfn, pos);
+    phb_cfg_writel(qts, bus, devfn, pos, hdr | (PCI_MSI_FLAGS_ENABLE << 16));
+    msi_arm(qts);
+}
+
 static void test_msi_dropped(void)
 {
-    const PhbTarget *t = &p9_phb1;
     QTestState *qts;
     uint64_t bar;
-    uint32_t pos, hdr;
-    int guard = 16;
 
     if (!qtest_has_device("edu")) {
         g_test_skip("edu not available");
@@ -518,30 +557,14 @@ static void test_msi_dropped(void)
     }
     qts = eeh_start("-device edu,id=nic1,bus=" TEST_BUS);
     bar = m32_cpu(0);
-    t_phb_writeq(qts, t, PHB_PHB4_CONFIG,
-                 t_phb_readq(qts, t, PHB_PHB4_CONFIG) | PHB_PHB4C_64BIT_MSI_EN);
 
-    /* edu's MSI capability: 64-bit, address 1 << 60, data TEST_MSI_SRC */
-    pos = phb_cfg_readl(qts, 1, 0, PCI_CAPABILITY_LIST) & 0xfc;
-    while (pos && (phb_cfg_readl(qts, 1, 0, pos) & 0xff) != PCI_CAP_ID_MSI) {
-        pos = (phb_cfg_readl(qts, 1, 0, pos) >> 8) & 0xfc;
-        g_assert_cmpint(--guard, >, 0);
-    }
-    g_assert_cmphex(pos, !=, 0);
-    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_ADDRESS_LO, 0);
-    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_ADDRESS_HI, 0x10000000);
-    phb_cfg_writel(qts, 1, 0, pos + PCI_MSI_DATA_64, TEST_MSI_SRC);
-    hdr = phb_cfg_readl(qts, 1, 0, pos);
-    phb_cfg_writel(qts, 1, 0, pos, hdr | (PCI_MSI_FLAGS_ENABLE << 16));
-
-    /* arm the source; the MSI arrives: P set */
-    qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_SET_PQ_00);
-    g_assert_cmphex(msi_pq(qts), ==, 0);
+    /* edu's MSI (64-bit) to TEST_MSI_SRC; the MSI arrives: P set */
+    msi_route(qts, 1, 0);
     qtest_writel(qts, bar + EDU_IRQ_RAISE, 1);
     g_assert_cmphex(msi_pq(qts), ==, 2);
 
     /* DMA-stopped: the next MSI is discarded by the PHB */
-    qtest_readq(qts, P9_PHB1_INT_BASE + (TEST_MSI_SRC << 12) + ESB_SET_PQ_00);
+    msi_arm(qts);
     qtest_writel(qts, bar + 0x64, 1);              /* edu: lower the irq */
     ioda_write(qts, IODA3_TBL_PESTB, DEV_PE, IODA3_PESTB_DMA_STOPPED);
     qtest_writel(qts, bar + EDU_IRQ_RAISE, 2);
@@ -672,6 +695,175 @@ static void test_fence(void)
     qtest_quit(qts);
 }
 
+/* The switch of the surprise-down test: upstream port, downstream port */
+#define PCI_ERR_UNC_SURPRISE_DOWN 0x00000020  /* AER: Surprise Down */
+#define SW_USP_BUS      1
+#define SW_DSP_BUS      2
+#define SW_SLOT_BUS     3
+#define SW_DSP_RID      0x0200          /* bus 2, devfn 0 */
+#define SW_DSP_PE       7
+#define SW_NIC_RID      0x0300
+#define SW_NIC_PE       6
+
+static void cfg_set16(QTestState *qts, uint8_t bus, uint8_t devfn,
+                      uint32_t off, uint16_t bits)
+{
+    uint32_t v = phb_cfg_readl(qts, bus, devfn, off & ~3);
+
+    phb_cfg_writel(qts, bus, devfn, off & ~3, v | (bits << (8 * (off & 2))));
+}
+
+/* Acknowledge the downstream port's slot events, as pnv_php's handler does */
+static void dsp_ack_events(QTestState *qts)
+{
+    uint32_t exp = cfg_find_cap(qts, SW_DSP_BUS, 0, PCI_CAP_ID_EXP);
+
+    /* SLTSTA (write 1 to clear) is the high half of SLTCTL's dword */
+    phb_cfg_writel(qts, SW_DSP_BUS, 0, exp + PCI_EXP_SLTCTL,
+                   (phb_cfg_readl(qts, SW_DSP_BUS, 0, exp + PCI_EXP_SLTCTL) &
+                    0xffff) |
+                   ((PCI_EXP_SLTSTA_PDC | PCI_EXP_SLTSTA_DLLSC) << 16));
+    msi_arm(qts);
+}
+
+/* device_add of an e1000e @id below the downstream port */
+static void dsp_insert(QTestState *qts, const char *id)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
+                             " {'driver': 'e1000e', 'id': %s,"
+                             " 'bus': 'dsp', 'romfile': ''}}", id);
+}
+
+/* What skiboot's phb4_switch_port_init() and Linux do to a switch port */
+static void switch_port_init(QTestState *qts, uint8_t bus, bool dsp)
+{
+    uint32_t exp = cfg_find_cap(qts, bus, 0, PCI_CAP_ID_EXP);
+
+    g_assert_cmphex(exp, !=, 0);
+    cfg_set16(qts, bus, 0, PCI_COMMAND, PCI_COMMAND_SERR);
+    cfg_set16(qts, bus, 0, PCI_BRIDGE_CONTROL, PCI_BRIDGE_CTL_SERR);
+    cfg_set16(qts, bus, 0, exp + PCI_EXP_DEVCTL,
+              PCI_EXP_DEVCTL_NFERE | PCI_EXP_DEVCTL_FERE);
+    phb_cfg_writel(qts, bus, 0, 0x100 + PCI_ERR_UNCOR_MASK, 0);
+    if (dsp) {
+        /* downstream ports: only FCP and internal errors are fatal */
+        phb_cfg_writel(qts, bus, 0, 0x100 + PCI_ERR_UNCOR_SEVER,
+                       PCI_ERR_UNC_FCP | PCI_ERR_UNC_INTN);
+    }
+}
+
+/*
+ * PHB 1 with a switch in pcie.1 (bus 1 upstream port, bus 2 downstream
+ * port "dsp", bus 3 an e1000e "nic1"), bus numbers, RTT and error
+ * reporting set up as skiboot and Linux leave them, the downstream port's
+ * hot-plug events on its MSI (TEST_MSI_SRC).  @dsp_opts: extra properties
+ * of the downstream port.
+ */
+static QTestState *switch_start(const char *dsp_opts)
+{
+    const PhbTarget *t = &p9_phb1;
+    uint32_t exp;
+    g_autofree char *devs =
+        g_strdup_printf("-device x3130-upstream,id=usp,bus=" TEST_BUS
+                        " -device xio3130-downstream,id=dsp,bus=usp,"
+                        "chassis=9,slot=1%s"
+                        " -device e1000e,id=nic1,bus=dsp,romfile=",
+                        dsp_opts);
+    QTestState *qts = eeh_start(devs);
+
+    t_rp_config_writel(qts, t, PCI_PRIMARY_BUS,
+                       (t_rp_config_readl(qts, t, PCI_PRIMARY_BUS) &
+                        0xff000000) | (SW_SLOT_BUS << 16) |
+                       (SW_USP_BUS << 8));
+    phb_cfg_writel(qts, SW_USP_BUS, 0, PCI_PRIMARY_BUS,
+                   (SW_SLOT_BUS << 16) | (SW_DSP_BUS << 8) | SW_USP_BUS);
+    phb_cfg_writel(qts, SW_DSP_BUS, 0, PCI_PRIMARY_BUS,
+                   (SW_SLOT_BUS << 16) | (SW_SLOT_BUS << 8) | SW_DSP_BUS);
+    g_assert_cmphex(phb_cfg_readl(qts, SW_SLOT_BUS, 0, PCI_VENDOR_ID),
+                    ==, 0x10d38086);                    /* the e1000e */
+    qtest_writew(qts, MSI_RTT_BASE + 2 * SW_DSP_RID, SW_DSP_PE);
+    qtest_writew(qts, MSI_RTT_BASE + 2 * SW_NIC_RID, SW_NIC_PE);
+    switch_port_init(qts, SW_USP_BUS, false);
+    switch_port_init(qts, SW_DSP_BUS, true);
+
+    exp = cfg_find_cap(qts, SW_DSP_BUS, 0, PCI_CAP_ID_EXP);
+    cfg_set16(qts, SW_DSP_BUS, 0, PCI_COMMAND, PCI_COMMAND_MASTER);
+    cfg_set16(qts, SW_DSP_BUS, 0, exp + PCI_EXP_SLTCTL,
+              PCI_EXP_SLTCTL_HPIE | PCI_EXP_SLTCTL_PDCE |
+              PCI_EXP_SLTCTL_DLLSCE);
+    msi_route(qts, SW_DSP_BUS, 0);
+    return qts;
+}
+
+/*
+ * A downstream port that reports Surprise Down (x-surprise-down-error)
+ * loses its link without warning: its hot-plug MSI goes out, then its
+ * ERR_NONFATAL message (skiboot makes Surprise Down non-fatal there)
+ * freezes its PE at the PHB, logged with the PCIe non-fatal cause and its
+ * requester ID, without the ER interrupt.  The freeze blocks the port's
+ * next hot-plug MSI (a2a2a6fc24695's stall) until firmware thaws the PE.
+ * Without the property nothing is frozen.
+ */
+static void test_surprise_down(void)
+{
+    QTestState *qts;
+    uint32_t exp;
+    uint64_t pest0;
+
+    if (!qtest_has_device("e1000e") || !qtest_has_device("x3130-upstream")) {
+        g_test_skip("e1000e or the xio3130 switch not available");
+        return;
+    }
+    qts = switch_start(",x-surprise-down-error=on");
+    exp = cfg_find_cap(qts, SW_DSP_BUS, 0, PCI_CAP_ID_EXP);
+    g_assert_cmphex(phb_cfg_readl(qts, SW_DSP_BUS, 0, exp + PCI_EXP_LNKCAP) &
+                    PCI_EXP_LNKCAP_SDERC, ==, PCI_EXP_LNKCAP_SDERC);
+    qtest_readq(qts, P9_PHB1_INT_BASE + (ER_LSI << 12) + ESB_SET_PQ_00);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pcie-surprise-remove',"
+                             " 'arguments': {'id': 'nic1'}}");
+    g_assert_cmphex(msi_pq(qts), ==, 2);        /* the removal's MSI */
+    g_assert_cmphex(phb_cfg_readl(qts, SW_DSP_BUS, 0,
+                                  0x100 + PCI_ERR_UNCOR_STATUS) &
+                    PCI_ERR_UNC_SURPRISE_DOWN, ==, PCI_ERR_UNC_SURPRISE_DOWN);
+    g_assert_cmphex(pest_bits(qts, SW_DSP_PE), ==, 3);
+    pest0 = qtest_readq(qts, PEST_BASE + 16 * SW_DSP_PE);
+    g_assert_cmphex(pest0, ==, IODA3_PEST0_PCIE_NONFATAL |
+                    ((uint64_t)SW_DSP_RID << 16));
+    g_assert_cmphex(qtest_readq(qts, P9_PHB1_INT_BASE + (ER_LSI << 12) +
+                                ESB_GET), ==, 0);      /* no ER interrupt */
+    g_assert_cmphex(pest_bits(qts, SW_NIC_PE), ==, 0);
+    g_assert_cmphex(pest_bits(qts, DEV_PE), ==, 0);     /* the upstream port */
+
+    /* a card inserted while frozen: its presence MSI is discarded */
+    dsp_ack_events(qts);
+    dsp_insert(qts, "nic2");
+    g_assert_cmphex(msi_pq(qts), ==, 0);
+
+    /* thawed (pnv_php since a2a2a6fc24695), the port's MSIs flow again */
+    dsp_ack_events(qts);
+    pe_thaw(qts, SW_DSP_PE);
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pcie-surprise-remove',"
+                             " 'arguments': {'id': 'nic2'}}");
+    g_assert_cmphex(msi_pq(qts), ==, 2);
+    g_assert_cmphex(pest_bits(qts, SW_DSP_PE), ==, 3);  /* and froze again */
+    qtest_quit(qts);
+
+    /* without x-surprise-down-error: no Surprise Down, no freeze, MSIs */
+    qts = switch_start("");
+    qtest_qmp_assert_success(qts, "{'execute': 'x-pcie-surprise-remove',"
+                             " 'arguments': {'id': 'nic1'}}");
+    g_assert_cmphex(msi_pq(qts), ==, 2);
+    g_assert_cmphex(phb_cfg_readl(qts, SW_DSP_BUS, 0,
+                                  0x100 + PCI_ERR_UNCOR_STATUS) &
+                    PCI_ERR_UNC_SURPRISE_DOWN, ==, 0);
+    g_assert_cmphex(pest_bits(qts, SW_DSP_PE), ==, 0);
+    dsp_ack_events(qts);
+    dsp_insert(qts, "nic2");
+    g_assert_cmphex(msi_pq(qts), ==, 2);
+    qtest_quit(qts);
+}
+
 static void test_bad_input(void)
 {
     QTestState *qts;
@@ -719,6 +911,7 @@ int main(int argc, char **argv)
     qtest_add_func("pnv-phb-eeh/dma", test_dma);
     qtest_add_func("pnv-phb-eeh/msi-dropped", test_msi_dropped);
     qtest_add_func("pnv-phb-eeh/fence", test_fence);
+    qtest_add_func("pnv-phb-eeh/surprise-down", test_surprise_down);
     qtest_add_func("pnv-phb-eeh/bad-input", test_bad_input);
     return g_test_run();
 }

@@ -39,6 +39,7 @@ typedef struct PCIESlotLink {
     OnOffAuto link_control;     /* x-link-control */
     bool dpc;                   /* x-dpc */
     bool broken_presence;       /* x-broken-presence */
+    bool surprise_down_error;   /* x-surprise-down-error */
 
     /* resolved at realize */
     bool lc_on;                 /* LD, RL, SBR act on the link */
@@ -61,7 +62,9 @@ typedef struct PCIESlotLink {
                             _field.link_control, ON_OFF_AUTO_AUTO),         \
     DEFINE_PROP_BOOL("x-dpc", _state, _field.dpc, false),                  \
     DEFINE_PROP_BOOL("x-broken-presence", _state, _field.broken_presence,  \
-                     false)
+                     false),                                                \
+    DEFINE_PROP_BOOL("x-surprise-down-error", _state,                       \
+                     _field.surprise_down_error, false)
 
 /*
  * Migration: a subsection of the port's VMState, sent only when needed;
