@@ -211,6 +211,38 @@ def _step(raw: dict, where: str, groups: dict, depth=0) -> Step:
     return step
 
 
+def _report(report: Dict[str, Any], path: Path) -> Dict[str, Any]:
+    """The [report] table, checked."""
+    unknown = set(report) - {"rss", "warmup_cycles", "flush_tcg",
+                             "rss_growth", "rss_growth_max_kib",
+                             "console_counts"}
+    if unknown:
+        raise ScenarioError(
+            f"{path.name}: unknown [report] key(s) "
+            f"{', '.join(sorted(unknown))}")
+    if report.get("rss_growth", "ends") not in ("ends", "fit"):
+        raise ScenarioError(f"{path.name}: report.rss_growth must be "
+                            f"\"ends\" or \"fit\"")
+    if not isinstance(report.get("flush_tcg", False), bool):
+        raise ScenarioError(f"{path.name}: report.flush_tcg must be true "
+                            f"or false")
+    for label, spec in report.get("console_counts", {}).items():
+        where = f"{path.name} report.console_counts.{label}"
+        if isinstance(spec, dict):
+            bad = set(spec) - {"pattern", "max"}
+            if bad or "pattern" not in spec:
+                raise ScenarioError(
+                    f"{where}: want {{ pattern = REGEX, max = N }}")
+            if "max" in spec and (
+                not isinstance(
+                    spec["max"],
+                    int) or spec["max"] < 0):
+                raise ScenarioError(f"{where}: max must be a count")
+            spec = spec["pattern"]
+        _compile(spec, where)
+    return report
+
+
 def load(path: Path) -> Scenario:
     """Load and validate a scenario file (ScenarioError if it is wrong)."""
     # pylint: disable=too-many-locals,too-many-branches  # one check per key
@@ -255,30 +287,7 @@ def load(path: Path) -> Scenario:
     patterns = raw.get("fail_patterns", DEFAULT_FAIL_PATTERNS)
     for regex in patterns:
         _compile(regex, f"{path.name} fail_patterns")
-    report = dict(raw.get("report", {}))
-    unknown = set(report) - {"rss", "warmup_cycles", "flush_tcg",
-                             "rss_growth_max_kib", "console_counts"}
-    if unknown:
-        raise ScenarioError(
-            f"{path.name}: unknown [report] key(s) "
-            f"{', '.join(sorted(unknown))}")
-    if not isinstance(report.get("flush_tcg", False), bool):
-        raise ScenarioError(f"{path.name}: report.flush_tcg must be true "
-                            f"or false")
-    for label, spec in report.get("console_counts", {}).items():
-        where = f"{path.name} report.console_counts.{label}"
-        if isinstance(spec, dict):
-            bad = set(spec) - {"pattern", "max"}
-            if bad or "pattern" not in spec:
-                raise ScenarioError(
-                    f"{where}: want {{ pattern = REGEX, max = N }}")
-            if "max" in spec and (
-                not isinstance(
-                    spec["max"],
-                    int) or spec["max"] < 0):
-                raise ScenarioError(f"{where}: max must be a count")
-            spec = spec["pattern"]
-        _compile(spec, where)
+    report = _report(dict(raw.get("report", {})), path)
     allow = [str(a) for a in raw.get("allow", [])]
     for regex in allow:
         _compile(regex, f"{path.name} allow")

@@ -58,6 +58,21 @@ def growth_by_mapping(first: Dict[str, int],
     return sorted((r for r in rows if r[0]), key=lambda r: (-r[0], r[1]))
 
 
+def fitted_growth(points: List[Tuple[int, int]]) -> float:
+    """Growth over the span of `points` ((cycle, KiB)) by a least-squares
+    line: the slope times (last cycle - first cycle).  0 for fewer than two
+    distinct cycles."""
+    if len(points) < 2:
+        return 0.0
+    mean_x = sum(p[0] for p in points) / len(points)
+    mean_y = sum(p[1] for p in points) / len(points)
+    sxx = sum((p[0] - mean_x) ** 2 for p in points)
+    if not sxx:
+        return 0.0
+    slope = sum((p[0] - mean_x) * (p[1] - mean_y) for p in points) / sxx
+    return slope * (points[-1][0] - points[0][0])
+
+
 def count_spec(spec: Any) -> Tuple[str, Optional[int]]:
     """A console_counts value: "REGEX" (report only) or
     { pattern = "REGEX", max = N }."""
@@ -154,16 +169,20 @@ class Soak:
             first = next((r for r in self.rss if r[0] >= warm), self.rss[0])
             last = self.rss[-1]
             growth, small_growth = last[1] - first[1], last[2] - first[2]
+            fit = fitted_growth([(r[0], r[2]) for r in self.rss
+                                 if r[0] >= first[0]])
             parts.append(
                 f"QEMU RSS {first[1]} -> {last[1]} KiB ({growth:+d} KiB), "
                 f"outside guest RAM and the TCG code buffer {first[2]} -> "
-                f"{last[2]} KiB ({small_growth:+d} KiB), cycles "
-                f"{first[0]}..{last[0]}"
+                f"{last[2]} KiB ({small_growth:+d} KiB; fitted "
+                f"{fit:+.0f} KiB), cycles {first[0]}..{last[0]}"
                 + (", each sample after a TCG cache flush"
                    if self.flush else ""))
-            if limit is not None and small_growth > limit:
+            checked = fit if rep.get("rss_growth") == "fit" else small_growth
+            if limit is not None and checked > limit:
                 raise StepFailed(f"{parts[-1]}: more than the {limit} KiB "
-                                 f"allowed")
+                                 f"allowed"
+                                 + (" (fitted)" if checked is fit else ""))
         over = []
         for label, spec in rep.get("console_counts", {}).items():
             regex, most = count_spec(spec)

@@ -86,6 +86,17 @@ class ScenarioFiles(unittest.TestCase):
                     self.HEAD +
                     'machnie = "x"\n[[step]]\nnote="n"\n'))
 
+    def test_report_rss_keys(self):
+        sc = self.load('[report]\nrss = true\nflush_tcg = true\n'
+                       'rss_growth = "fit"\n[[step]]\nnote = "n"\n')
+        self.assertEqual(sc.report["rss_growth"], "fit")
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    'rss_growth must be "ends" or "fit"'):
+            self.load('[report]\nrss_growth = "mean"\n[[step]]\nnote = "n"\n')
+        with self.assertRaisesRegex(scenario.ScenarioError,
+                                    "flush_tcg must be true or false"):
+            self.load('[report]\nflush_tcg = 1\n[[step]]\nnote = "n"\n')
+
     def test_bad_regex_and_timeout(self):
         with self.assertRaisesRegex(scenario.ScenarioError,
                                     "bad regular expression"):

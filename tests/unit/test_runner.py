@@ -371,6 +371,30 @@ class Soak(unittest.TestCase):
         self.assertIn("+10 KiB", s.verdict_line(""))
         s.close()
 
+    def test_rss_growth_fitted(self):
+        # a sawtooth with no trend: the ends differ by 300 KiB, the fit by 0
+        rows = [(c, 1000, 500 + (300 if c % 2 else 0)) for c in range(10, 21)]
+        rep = {"rss": True, "rss_growth_max_kib": 100, "warmup_cycles": 10}
+        s = soak.Soak(dict(rep, rss_growth="fit"), self.d)
+        s.rss = [(c, a, b) for c, a, b in rows] + [(21, 1000, 800)]
+        line = s.verdict_line("")
+        self.assertIn("(+300 KiB; fitted +", line)
+        s.close()
+        s = soak.Soak(rep, self.d)
+        s.rss = list(rows) + [(21, 1000, 800)]
+        with self.assertRaisesRegex(StepFailed, "more than the 100 KiB"):
+            s.verdict_line("")
+        s.close()
+        # a leak of 20 KiB a cycle over 10 cycles fails the fitted limit
+        s = soak.Soak(dict(rep, rss_growth="fit"), self.d)
+        s.rss = [(c, 1000, 500 + 20 * (c - 10)) for c in range(10, 21)]
+        with self.assertRaisesRegex(StepFailed, r"\(fitted\)"):
+            s.verdict_line("")
+        s.close()
+        self.assertAlmostEqual(
+            soak.fitted_growth([(0, 0), (10, 100), (20, 200)]), 200.0)
+        self.assertEqual(soak.fitted_growth([(5, 7)]), 0.0)
+
     def test_flush_tcg_before_each_sample(self):
         calls = []
         rep = {"rss": True, "flush_tcg": True}
