@@ -129,7 +129,8 @@ def soak_toml(src: Path, out: Path, cycles: int) -> None:
                           flags=re.M)
     if count != 1:
         raise ValueError(f'{src}: expected one "repeat = N" line')
-    text = re.sub(r'^(rss|rss_growth_max_kib|warmup_cycles) = .*$', '',
+    text = re.sub(r'^(rss|rss_growth|rss_growth_max_kib|warmup_cycles|'
+                  r'flush_tcg) = .*$', '',
                   text, flags=re.M)
     out.write_text(text, encoding='utf-8')
 
