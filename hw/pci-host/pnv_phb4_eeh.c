@@ -147,6 +147,19 @@ static PnvPhb4Eeh *eeh_of(PnvPHB4 *phb)
     g_assert_not_reached();
 }
 
+/* The PowerNV PHB4/PHB5 whose root bus is @root, if any */
+static PnvPhb4Eeh *eeh_of_root_bus(PCIBus *root)
+{
+    PnvPhb4Eeh *eeh;
+
+    QLIST_FOREACH(eeh, &eeh_phbs, next) {
+        if (PCI_HOST_BRIDGE(eeh->phb->phb_base)->bus == root) {
+            return eeh;
+        }
+    }
+    return NULL;
+}
+
 /* The PE the PHB's RTT gives a requester ID; -1 if the RTT is not set up */
 static int rid_pe(PnvPHB4 *phb, uint16_t rid)
 {
@@ -697,20 +710,6 @@ static void pe_error(PnvPhb4Eeh *eeh, unsigned pe, uint64_t pest0,
 
 /* ------------------------------------------------ PCIe error messages */
 
-/* The PHB whose root bus @root_port is on, if it is a PowerNV PHB4/PHB5 */
-static PnvPhb4Eeh *eeh_of_root_port(PCIDevice *root_port)
-{
-    PCIBus *bus = pci_get_bus(root_port);
-    PnvPhb4Eeh *eeh;
-
-    QLIST_FOREACH(eeh, &eeh_phbs, next) {
-        if (PCI_HOST_BRIDGE(eeh->phb->phb_base)->bus == bus) {
-            return eeh;
-        }
-    }
-    return NULL;
-}
-
 /*
  * An error message reached the root port of a PHB: an uncorrectable one
  * freezes its requester's PE, without an interrupt (see the top of this
@@ -719,7 +718,7 @@ static PnvPhb4Eeh *eeh_of_root_port(PCIDevice *root_port)
 static void root_msg_received(Notifier *n, void *data)
 {
     PCIEAERRootMsg *m = data;
-    PnvPhb4Eeh *eeh = eeh_of_root_port(m->root_port);
+    PnvPhb4Eeh *eeh = eeh_of_root_bus(pci_get_bus(m->root_port));
     uint16_t rid = m->msg->source_id;
     bool fatal = m->msg->severity == PCI_ERR_ROOT_CMD_FATAL_EN;
     PnvPHB4 *phb;
@@ -1021,11 +1020,7 @@ static PCIDevice *qmp_pci_device(const char *id, PnvPhb4Eeh **eehp,
         return NULL;
     }
     root = pci_device_root_bus(pdev);
-    QLIST_FOREACH(eeh, &eeh_phbs, next) {
-        if (PCI_HOST_BRIDGE(eeh->phb->phb_base)->bus == root) {
-            break;
-        }
-    }
+    eeh = eeh_of_root_bus(root);
     if (!eeh) {
         error_setg(errp, "'%s' is not below a PowerNV PHB4/PHB5", id);
         return NULL;

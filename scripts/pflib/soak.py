@@ -115,16 +115,16 @@ class Soak:
         """After a repeat cycle."""
         if not self.report.get("rss"):
             return
-        if self.flush and pid:
+        if not pid:
+            self.missed.append(cycle)
+            return
+        if self.flush:
             self.flush()
-            try:
-                kib, maps = rss_kib(pid), small_mappings(pid)
-            finally:
-                assert self.resume is not None
+        try:
+            kib, maps = rss_kib(pid), small_mappings(pid)
+        finally:
+            if self.resume:
                 self.resume()
-        else:
-            kib = rss_kib(pid) if pid else None
-            maps = small_mappings(pid) if pid else None
         if kib is None or maps is None:
             self.missed.append(cycle)
             return
@@ -178,11 +178,11 @@ class Soak:
                 f"{fit:+.0f} KiB), cycles {first[0]}..{last[0]}"
                 + (", each sample after a TCG cache flush"
                    if self.flush else ""))
-            checked = fit if rep.get("rss_growth") == "fit" else small_growth
-            if limit is not None and checked > limit:
+            use_fit = rep.get("rss_growth") == "fit"
+            if limit is not None and \
+                    (fit if use_fit else small_growth) > limit:
                 raise StepFailed(f"{parts[-1]}: more than the {limit} KiB "
-                                 f"allowed"
-                                 + (" (fitted)" if checked is fit else ""))
+                                 f"allowed" + (" (fitted)" if use_fit else ""))
         over = []
         for label, spec in rep.get("console_counts", {}).items():
             regex, most = count_spec(spec)
